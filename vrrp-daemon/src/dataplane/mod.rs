@@ -1,0 +1,169 @@
+//! The XDP program as the daemon sees it: load, attach, fill INSTANCES, read PEERS, take the
+//! EVENTS ring buffer, sum the counters.
+//!
+//! The object is built by `build.rs` and embedded in the binary, so the daemon that runs is
+//! always the one whose map layouts it was compiled with (`vrrp-common`).
+use anyhow::{Context as _, Result, anyhow, bail};
+use aya::{
+    Ebpf,
+    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    programs::{TestRun, TestRunOptions, Xdp, XdpMode},
+};
+use tracing::{info, warn};
+use vrrp_common::{InstanceConfig, InstanceKey, PeerState, XDP_PROGRAM, counter, maps};
+
+/// The XDP object embedded at build time (empty when the eBPF toolchain was missing).
+static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp"));
+
+/// The loaded program and the maps the daemon uses.
+pub struct Dataplane {
+    ebpf: Ebpf,
+    instances: HashMap<MapData, InstanceKey, InstanceConfig>,
+    peers: HashMap<MapData, InstanceKey, PeerState>,
+    counters: PerCpuArray<MapData, u64>,
+    events: Option<RingBuf<MapData>>,
+}
+
+/// How the program ended up attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachMode {
+    /// Driver (native) XDP.
+    Native,
+    /// Generic (SKB) XDP: the driver has no native support.
+    Generic,
+}
+
+impl Dataplane {
+    /// Load the embedded object into the kernel and verify the program.
+    pub fn load() -> Result<Self> {
+        if XDP_OBJECT.is_empty() {
+            bail!(
+                "this vrrp-daemon was built without its XDP program (nightly with rust-src and \
+                 bpf-linker were missing at build time); run `cargo xtask build`"
+            );
+        }
+        raise_memlock_limit();
+        let mut ebpf = Ebpf::load(XDP_OBJECT)
+            .context("loading the XDP object into the kernel (needs root / CAP_BPF)")?;
+        let program: &mut Xdp = ebpf
+            .program_mut(XDP_PROGRAM)
+            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing from the object"))?
+            .try_into()?;
+        program
+            .load()
+            .context("the kernel's verifier rejected the XDP program")?;
+        let mut take = |name: &str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| anyhow!("map {name} missing from the object"))
+        };
+        let instances = HashMap::try_from(take(maps::INSTANCES)?)?;
+        let peers = HashMap::try_from(take(maps::PEERS)?)?;
+        let counters = PerCpuArray::try_from(take(maps::COUNTERS)?)?;
+        let events = Some(RingBuf::try_from(take(maps::EVENTS)?)?);
+        Ok(Self {
+            ebpf,
+            instances,
+            peers,
+            counters,
+            events,
+        })
+    }
+
+    /// Attach to `ifname`: native mode when the driver supports it, generic otherwise.
+    ///
+    /// The program stays attached while `self` lives and is detached when it is dropped.
+    pub fn attach(&mut self, ifname: &str) -> Result<AttachMode> {
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(XDP_PROGRAM)
+            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing"))?
+            .try_into()?;
+        match program.attach(ifname, XdpMode::Driver) {
+            Ok(_) => Ok(AttachMode::Native),
+            Err(native) => {
+                warn!(interface = ifname, error = %native, "native XDP unavailable, using generic mode");
+                program.attach(ifname, XdpMode::Skb).with_context(|| {
+                    format!(
+                        "attaching XDP to {ifname} (is another XDP program attached? \
+                         see `ip link show {ifname}`)"
+                    )
+                })?;
+                Ok(AttachMode::Generic)
+            }
+        }
+    }
+
+    /// Declare an instance, so the program validates and records its adverts.
+    pub fn add_instance(&mut self, key: InstanceKey, config: InstanceConfig) -> Result<()> {
+        self.instances
+            .insert(key, config, 0)
+            .context("writing INSTANCES")?;
+        Ok(())
+    }
+
+    /// The last valid advert recorded for an instance.
+    pub fn peer(&self, key: &InstanceKey) -> Option<PeerState> {
+        self.peers.get(key, 0).ok()
+    }
+
+    /// Hand the event ring buffer to the event loop (once).
+    pub fn take_events(&mut self) -> Option<RingBuf<MapData>> {
+        self.events.take()
+    }
+
+    /// Counters summed over CPUs, indexed like [`vrrp_common::counter`].
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        (0..counter::COUNT)
+            .map(|i| {
+                let total = self
+                    .counters
+                    .get(&i, 0)
+                    .map(|per_cpu| per_cpu.iter().sum())
+                    .unwrap_or(0);
+                (counter::NAMES[i as usize], total)
+            })
+            .collect()
+    }
+}
+
+impl Dataplane {
+    /// Run the program once on `frame` as if it arrived on `ifindex` (BPF_PROG_TEST_RUN, no
+    /// attachment needed) and return the XDP verdict. The maps are the live ones, so tests
+    /// can check what the program recorded. The interface must exist in this namespace.
+    pub fn test_run(&mut self, frame: &[u8], ifindex: u32) -> Result<u32> {
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(XDP_PROGRAM)
+            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing"))?
+            .try_into()?;
+        // struct xdp_md { data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+        // egress_ifindex }: the kernel wants data_end = the frame's length.
+        let mut ctx = [0u8; 24];
+        let len = u32::try_from(frame.len()).context("frame too long")?;
+        ctx[4..8].copy_from_slice(&len.to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        let mut out = vec![0u8; frame.len() + 256];
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ctx_in: Some(&ctx),
+            ..Default::default()
+        };
+        Ok(program
+            .test_run(opts)
+            .context("BPF_PROG_TEST_RUN")?
+            .return_value)
+    }
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
+fn raise_memlock_limit() {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit with a valid struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } != 0 {
+        info!("could not raise RLIMIT_MEMLOCK; fine on kernels ≥ 5.11");
+    }
+}

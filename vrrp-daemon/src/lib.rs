@@ -1,0 +1,18 @@
+//! vrrp-daemon: a keepalived-compatible VRRP daemon whose advert observer runs in XDP.
+//!
+//! ```text
+//!   keepalived.conf ──► config ──► daemon (event loop, tokio) ──► vrrp::Instance (sans-IO)
+//!                                    ▲          │ actions
+//!        XDP: PEERS map + EVENTS ────┘          ├─► net: adverts (raw socket), VIPs (rtnetlink), GARP
+//!        (dataplane)                            └─► track / notify: scripts
+//! ```
+pub mod config;
+pub mod daemon;
+pub mod dataplane;
+pub mod net;
+pub mod notify;
+pub mod packet;
+pub mod track;
+pub mod units;
+pub mod util;
+pub mod vrrp;

@@ -1,0 +1,142 @@
+//! Interface lookup and virtual-address add/remove through rtnetlink.
+use std::net::{IpAddr, Ipv4Addr};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use futures::TryStreamExt as _;
+use rtnetlink::{
+    Handle,
+    packet_route::{
+        address::{AddressAttribute, AddressMessage},
+        link::LinkAttribute,
+    },
+};
+
+/// What the daemon needs to know about an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    /// Name.
+    pub name: String,
+    /// Index.
+    pub index: u32,
+    /// Hardware address (GARP sender).
+    pub mac: [u8; 6],
+}
+
+/// A route-netlink connection; its background task lives on the tokio runtime.
+#[derive(Clone)]
+pub struct Netlink {
+    handle: Handle,
+}
+
+impl Netlink {
+    /// Open the connection and spawn its I/O task.
+    pub fn connect() -> Result<Self> {
+        let (conn, handle, _) = rtnetlink::new_connection().context("opening rtnetlink")?;
+        tokio::spawn(conn);
+        Ok(Self { handle })
+    }
+
+    /// Look up an interface by name.
+    pub async fn interface(&self, name: &str) -> Result<Interface> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        let link = links
+            .try_next()
+            .await
+            .map_err(|e| {
+                anyhow!("interface {name}: {e}; check the `interface` keyword and `ip link`")
+            })?
+            .ok_or_else(|| anyhow!("interface {name} does not exist"))?;
+        let mut mac = [0u8; 6];
+        for attr in &link.attributes {
+            if let LinkAttribute::Address(bytes) = attr
+                && bytes.len() == 6
+            {
+                mac.copy_from_slice(bytes);
+            }
+        }
+        Ok(Interface {
+            name: name.to_string(),
+            index: link.header.index,
+            mac,
+        })
+    }
+
+    async fn addresses(&self, index: u32) -> Result<Vec<AddressMessage>> {
+        self.handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .context("listing addresses")
+    }
+
+    /// The interface's primary IPv4 address: the first one that is not a virtual address.
+    /// It is the advert source and the equal-priority tie-breaker (RFC 5798 §6.4.3).
+    pub async fn primary_ipv4(&self, index: u32, exclude: &[IpAddr]) -> Result<Ipv4Addr> {
+        for msg in self.addresses(index).await? {
+            if let Some(IpAddr::V4(a)) = address_of(&msg)
+                && !exclude.contains(&IpAddr::V4(a))
+            {
+                return Ok(a);
+            }
+        }
+        bail!("the interface has no IPv4 address of its own to send adverts from; add one")
+    }
+
+    /// Whether `addr` is configured on the interface.
+    pub async fn has_address(&self, index: u32, addr: IpAddr) -> Result<bool> {
+        Ok(self
+            .addresses(index)
+            .await?
+            .iter()
+            .any(|m| address_of(m) == Some(addr)))
+    }
+
+    /// Add `addr/prefix_len` (already present is fine).
+    pub async fn add_address(&self, index: u32, addr: IpAddr, prefix_len: u8) -> Result<()> {
+        self.handle
+            .address()
+            .add(index, addr, prefix_len)
+            .replace()
+            .execute()
+            .await
+            .with_context(|| format!("adding {addr}/{prefix_len}"))
+    }
+
+    /// Remove `addr` from the interface, whatever its prefix (absent is fine).
+    pub async fn remove_address(&self, index: u32, addr: IpAddr) -> Result<bool> {
+        let mut removed = false;
+        for msg in self.addresses(index).await? {
+            if address_of(&msg) == Some(addr) {
+                self.handle
+                    .address()
+                    .del(msg)
+                    .execute()
+                    .await
+                    .with_context(|| format!("removing {addr}"))?;
+                removed = true;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn address_of(msg: &AddressMessage) -> Option<IpAddr> {
+    // IFA_LOCAL is the interface's own address on point-to-point links; IFA_ADDRESS otherwise.
+    let mut address = None;
+    for attr in &msg.attributes {
+        match attr {
+            AddressAttribute::Local(a) => return Some(*a),
+            AddressAttribute::Address(a) => address = Some(*a),
+            _ => {}
+        }
+    }
+    address
+}

@@ -1,0 +1,62 @@
+//! Gratuitous ARP on an AF_PACKET socket, as keepalived sends it (vrrp_arp.c).
+use std::{
+    io, mem,
+    net::Ipv4Addr,
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+};
+
+use anyhow::{Context as _, Result};
+
+use crate::{net::Interface, packet::gratuitous_arp};
+
+/// A send-only packet socket on one interface.
+pub struct GarpSocket {
+    fd: OwnedFd,
+    ifindex: u32,
+    mac: [u8; 6],
+}
+
+impl GarpSocket {
+    /// Open the socket (protocol 0: it never receives).
+    pub fn open(iface: &Interface) -> Result<Self> {
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error()).context("opening a packet socket for GARP");
+        }
+        // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Self {
+            fd,
+            ifindex: iface.index,
+            mac: iface.mac,
+        })
+    }
+
+    /// Send one gratuitous ARP for `vip`.
+    pub fn send(&self, vip: Ipv4Addr) -> Result<()> {
+        let frame = gratuitous_arp(self.mac, vip);
+        // SAFETY: sockaddr_ll is plain data; zeroed is a valid starting value.
+        let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_protocol = 0x0806u16.to_be();
+        addr.sll_ifindex = self.ifindex as i32;
+        addr.sll_halen = 6;
+        addr.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        // SAFETY: frame and addr are valid for the lengths given.
+        let rc = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&raw const addr).cast(),
+                mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error()).context("sending a gratuitous ARP");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! The daemon's edges to the kernel's network stack: interface facts and virtual addresses
+//! (rtnetlink), the advert send socket, and gratuitous ARP.
+pub mod addresses;
+pub mod advert_socket;
+pub mod garp;
+
+pub use addresses::{Interface, Netlink};
+pub use advert_socket::AdvertSocket;
+pub use garp::GarpSocket;

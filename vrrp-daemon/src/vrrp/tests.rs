@@ -1,0 +1,487 @@
+//! The state machine under a virtual clock: every time below is exact, in nanoseconds.
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+
+const MS: u64 = 1_000_000;
+const SEC: u64 = 1_000 * MS;
+const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+const PEER_HIGH_ADDR: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3));
+
+fn params(version: u8, priority: u8, advert_int: Centiseconds) -> Params {
+    Params {
+        version,
+        priority,
+        advert_int,
+        primary_addr: ME,
+        wants_master: false,
+        nopreempt: false,
+        preempt_delay_nanos: 0,
+        down_timer_adverts: 3,
+        lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
+        garp_master_delay_nanos: 5 * SEC,
+    }
+}
+
+fn t(nanos: u64) -> MonoTime {
+    MonoTime(nanos)
+}
+
+fn advert(from: IpAddr, priority: u8, adver_int: Centiseconds) -> Event {
+    Event::Advert(Advert {
+        from,
+        priority,
+        adver_int,
+    })
+}
+
+/// Start a backup at t=0 and return it.
+fn started(p: Params) -> Instance {
+    let mut i = Instance::new(p);
+    i.handle(Event::Startup, t(0));
+    i
+}
+
+fn became_master(actions: &[Action]) -> bool {
+    actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::Transition {
+                to: State::Master,
+                ..
+            }
+        )
+    })
+}
+
+#[test]
+fn backup_takes_over_after_master_down_interval_with_keepalived_order() {
+    // v2, priority 90: 3 s + (256-90)/256 s = 3.6484375 s.
+    let mut i = started(params(2, 90, Centiseconds::from_secs(1)));
+    assert_eq!(i.state(), State::Backup);
+    let down = 3 * SEC + 166 * SEC / 256;
+    assert_eq!(i.deadline(), Some(t(down)));
+    assert!(i.handle(Event::Timer, t(down - 1)).is_empty());
+    let actions = i.handle(Event::Timer, t(down));
+    assert_eq!(
+        actions,
+        vec![
+            Action::Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: Reason::MasterDown
+            },
+            Action::SendAdvert { priority: 90 },
+            Action::AddAddresses,
+            Action::SendGarp,
+            Action::Notify {
+                state: State::Master,
+                priority: 90
+            },
+        ]
+    );
+    assert_eq!(i.state(), State::Master);
+}
+
+#[test]
+fn adverts_from_the_master_restart_the_down_timer_from_their_arrival() {
+    let mut i = started(params(2, 90, Centiseconds::from_secs(1)));
+    let down = 3 * SEC + 166 * SEC / 256;
+    for k in 1..=10 {
+        assert!(
+            i.handle(advert(PEER, 100, Centiseconds(100)), t(k * SEC))
+                .is_empty()
+        );
+        assert_eq!(i.deadline(), Some(t(k * SEC + down)));
+    }
+    assert_eq!(i.master(), Some((PEER, 100)));
+    // The master dies after its advert at 10 s: takeover exactly one interval later.
+    assert!(!became_master(
+        &i.handle(Event::Timer, t(10 * SEC + down - 1))
+    ));
+    assert!(became_master(&i.handle(Event::Timer, t(10 * SEC + down))));
+}
+
+#[test]
+fn priority_zero_takes_over_after_skew_time() {
+    let mut i = started(params(3, 90, Centiseconds(10)));
+    i.handle(advert(PEER, 100, Centiseconds(10)), t(SEC));
+    i.handle(advert(PEER, 0, Centiseconds(10)), t(SEC + 50 * MS));
+    // v3 skew = (256-90) * 100 ms / 256 = 64.84375 ms.
+    let skew = 166 * 100 * MS / 256;
+    assert_eq!(i.deadline(), Some(t(SEC + 50 * MS + skew)));
+    let actions = i.handle(Event::Timer, t(SEC + 50 * MS + skew));
+    assert!(matches!(
+        actions[0],
+        Action::Transition {
+            reason: Reason::MasterResigned,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn v3_backup_adopts_the_master_interval() {
+    let mut i = started(params(3, 90, Centiseconds(100)));
+    i.handle(advert(PEER, 100, Centiseconds(10)), t(SEC));
+    assert_eq!(i.master_adver_int(), Centiseconds(10));
+    // 3 × 100 ms + 166/256 × 100 ms
+    assert_eq!(i.deadline(), Some(t(SEC + 300 * MS + 166 * 100 * MS / 256)));
+}
+
+#[test]
+fn v2_backup_keeps_its_own_interval() {
+    let mut i = started(params(2, 90, Centiseconds(100)));
+    i.handle(advert(PEER, 100, Centiseconds(200)), t(SEC));
+    assert_eq!(i.master_adver_int(), Centiseconds(100));
+}
+
+#[test]
+fn master_yields_to_a_higher_priority_and_becomes_backup() {
+    let mut i = started(params(3, 90, Centiseconds(10)));
+    let down = i.deadline().unwrap();
+    i.handle(Event::Timer, down);
+    assert_eq!(i.state(), State::Master);
+    let at = down.add_nanos(5 * MS);
+    let actions = i.handle(advert(PEER, 100, Centiseconds(10)), at);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Transition {
+                from: State::Master,
+                to: State::Backup,
+                reason: Reason::HigherPriority {
+                    from: PEER,
+                    priority: 100
+                }
+            },
+            Action::RemoveAddresses,
+            Action::Notify {
+                state: State::Backup,
+                priority: 90
+            },
+        ]
+    );
+    assert_eq!(i.master(), Some((PEER, 100)));
+    assert_eq!(
+        i.deadline(),
+        Some(at.add_nanos(300 * MS + 166 * 100 * MS / 256))
+    );
+}
+
+#[test]
+fn higher_prio_send_advert_sends_one_before_yielding() {
+    let mut p = params(3, 90, Centiseconds(10));
+    p.higher_prio_send_advert = true;
+    let mut i = started(p);
+    i.handle(Event::Timer, i.deadline().unwrap());
+    let actions = i.handle(advert(PEER, 100, Centiseconds(10)), t(SEC));
+    assert_eq!(actions[0], Action::SendAdvert { priority: 90 });
+    assert_eq!(i.state(), State::Backup);
+}
+
+#[test]
+fn preemption_backup_discards_lower_priority_and_takes_over_at_expiry() {
+    // The returning higher-priority router hears the current, lower-priority master.
+    let mut i = started(params(3, 100, Centiseconds(10)));
+    let first = i.deadline().unwrap();
+    for k in 1..=3 {
+        i.handle(advert(PEER, 90, Centiseconds(10)), t(k * 100 * MS));
+        assert_eq!(
+            i.deadline(),
+            Some(first),
+            "lower-priority adverts must not reset the timer"
+        );
+    }
+    assert!(became_master(&i.handle(Event::Timer, first)));
+}
+
+#[test]
+fn nopreempt_never_takes_over_from_a_live_lower_priority_master() {
+    let mut p = params(3, 100, Centiseconds(10));
+    p.nopreempt = true;
+    let mut i = started(p);
+    for k in 1..=50 {
+        let now = t(k * 100 * MS);
+        i.handle(advert(PEER, 90, Centiseconds(10)), now);
+        if let Some(d) = i.deadline().filter(|d| *d <= now) {
+            assert!(!became_master(&i.handle(Event::Timer, d)));
+        }
+    }
+    assert_eq!(i.state(), State::Backup);
+}
+
+#[test]
+fn preempt_delay_accepts_a_lower_master_until_it_runs_out() {
+    let mut p = params(3, 100, Centiseconds(10));
+    p.preempt_delay_nanos = SEC;
+    let mut i = started(p);
+    let down = 300 * MS + 156 * 100 * MS / 256;
+    // Adverts every 100 ms from a lower-priority master, starting at 100 ms.
+    let mut now = 0;
+    let mut took_over_at = None;
+    for k in 1..=40 {
+        now = k * 100 * MS;
+        if let Some(d) = i.deadline().filter(|d| d.0 <= now)
+            && became_master(&i.handle(Event::Timer, d))
+        {
+            took_over_at = Some(d.0);
+            break;
+        }
+        i.handle(advert(PEER, 90, Centiseconds(10)), t(now));
+    }
+    // The delay started at 100 ms and ends at 1.1 s; the last accepted advert is the one at
+    // 1.0 s, so the master is declared down at 1.0 s + down.
+    assert_eq!(took_over_at, Some(SEC + down), "stopped at {now}");
+}
+
+#[test]
+fn equal_priority_tie_break_on_primary_address() {
+    // We (10.0.0.2) are master; an equal-priority advert from 10.0.0.1 loses.
+    let mut i = started(params(3, 100, Centiseconds(10)));
+    i.handle(Event::Timer, i.deadline().unwrap());
+    let actions = i.handle(advert(PEER, 100, Centiseconds(10)), t(SEC));
+    assert_eq!(actions, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(i.state(), State::Master);
+    // From 10.0.0.3 it wins.
+    i.handle(advert(PEER_HIGH_ADDR, 100, Centiseconds(10)), t(SEC + MS));
+    assert_eq!(i.state(), State::Backup);
+}
+
+#[test]
+fn master_answers_lower_priority_unless_told_not_to() {
+    let mut i = started(params(3, 100, Centiseconds(10)));
+    i.handle(Event::Timer, i.deadline().unwrap());
+    assert_eq!(
+        i.handle(advert(PEER, 50, Centiseconds(10)), t(SEC)),
+        vec![Action::SendAdvert { priority: 100 }]
+    );
+    let mut p = params(3, 100, Centiseconds(10));
+    p.lower_prio_no_advert = true;
+    let mut quiet = started(p);
+    quiet.handle(Event::Timer, quiet.deadline().unwrap());
+    assert!(
+        quiet
+            .handle(advert(PEER, 50, Centiseconds(10)), t(SEC))
+            .is_empty()
+    );
+}
+
+#[test]
+fn master_answers_priority_zero_with_an_advert_and_restarts_its_timer() {
+    let mut i = started(params(3, 100, Centiseconds(10)));
+    i.handle(Event::Timer, i.deadline().unwrap());
+    let actions = i.handle(advert(PEER, 0, Centiseconds(10)), t(SEC));
+    assert_eq!(actions, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(i.deadline(), Some(t(SEC + 100 * MS)));
+}
+
+#[test]
+fn master_advertises_every_interval() {
+    let mut i = started(params(3, 100, Centiseconds(5)));
+    let start = i.deadline().unwrap();
+    i.handle(Event::Timer, start);
+    let mut sent = 0;
+    let mut now = start;
+    for _ in 0..20 {
+        now = i.deadline().unwrap().min(now.add_nanos(SEC));
+        sent += i
+            .handle(Event::Timer, now)
+            .iter()
+            .filter(|a| matches!(a, Action::SendAdvert { .. }))
+            .count();
+    }
+    assert_eq!(sent, 20);
+    assert_eq!(now, start.add_nanos(20 * 50 * MS));
+}
+
+#[test]
+fn second_garp_burst_after_garp_master_delay() {
+    let mut i = started(params(3, 100, Centiseconds(100)));
+    let t0 = i.deadline().unwrap();
+    i.handle(Event::Timer, t0);
+    let mut garps = 0;
+    for k in 1..=60 {
+        let now = t0.add_nanos(k * SEC / 10);
+        garps += i
+            .handle(Event::Timer, now)
+            .iter()
+            .filter(|a| **a == Action::SendGarp)
+            .count();
+    }
+    assert_eq!(garps, 1);
+}
+
+#[test]
+fn address_owner_wishing_master_starts_as_master_at_once() {
+    let mut p = params(2, 255, Centiseconds(100));
+    p.wants_master = true;
+    let mut i = Instance::new(p);
+    let actions = i.handle(Event::Startup, t(0));
+    assert!(matches!(
+        actions[0],
+        Action::Transition {
+            to: State::Master,
+            reason: Reason::OwnerStartup,
+            ..
+        }
+    ));
+    // `state MASTER` below 255 waits like any backup.
+    let mut p = params(2, 100, Centiseconds(100));
+    p.wants_master = true;
+    assert_eq!(started(p).state(), State::Backup);
+}
+
+#[test]
+fn failed_tracking_lowers_priority_and_a_better_backup_preempts() {
+    // The master at 100 loses 20 for a failed script: it advertises 80 at once.
+    let mut m = started(params(2, 100, Centiseconds(100)));
+    m.handle(Event::Timer, m.deadline().unwrap());
+    let actions = m.handle(
+        Event::Tracking {
+            delta: -20,
+            fault: false,
+        },
+        t(10 * SEC),
+    );
+    assert_eq!(actions, vec![Action::SendAdvert { priority: 80 }]);
+    assert_eq!(m.priority(), 80);
+    // The backup at 90 discards the 80 advert and takes over when its timer runs out.
+    let mut b = started(params(2, 90, Centiseconds(100)));
+    b.handle(advert(PEER, 100, Centiseconds(100)), t(9 * SEC));
+    let due = b.deadline().unwrap();
+    b.handle(advert(PEER, 80, Centiseconds(100)), t(10 * SEC));
+    assert_eq!(b.deadline(), Some(due));
+    assert!(became_master(&b.handle(Event::Timer, due)));
+    // ... and the old master yields to it.
+    m.handle(advert(PEER, 90, Centiseconds(100)), due);
+    assert_eq!(m.state(), State::Backup);
+}
+
+#[test]
+fn weight_zero_failure_is_fault_with_resignation_and_recovery_is_backup() {
+    let mut i = started(params(2, 100, Centiseconds(100)));
+    i.handle(Event::Timer, i.deadline().unwrap());
+    let actions = i.handle(
+        Event::Tracking {
+            delta: 0,
+            fault: true,
+        },
+        t(10 * SEC),
+    );
+    assert_eq!(
+        actions,
+        vec![
+            Action::Transition {
+                from: State::Master,
+                to: State::Fault,
+                reason: Reason::TrackFault
+            },
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveAddresses,
+            Action::Notify {
+                state: State::Fault,
+                priority: 100
+            },
+        ]
+    );
+    assert_eq!(i.deadline(), None);
+    assert!(
+        i.handle(advert(PEER, 50, Centiseconds(100)), t(11 * SEC))
+            .is_empty()
+    );
+    let actions = i.handle(
+        Event::Tracking {
+            delta: 0,
+            fault: false,
+        },
+        t(12 * SEC),
+    );
+    assert_eq!(i.state(), State::Backup);
+    assert!(matches!(
+        actions[0],
+        Action::Transition {
+            reason: Reason::TrackRecovered,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn starting_with_a_failed_script_starts_in_fault() {
+    let mut i = Instance::new(params(2, 100, Centiseconds(100)));
+    i.handle(
+        Event::Tracking {
+            delta: 0,
+            fault: true,
+        },
+        t(0),
+    );
+    i.handle(Event::Startup, t(0));
+    assert_eq!(i.state(), State::Fault);
+}
+
+#[test]
+fn shutdown_as_master_resigns_and_releases() {
+    let mut i = started(params(2, 100, Centiseconds(100)));
+    i.handle(Event::Timer, i.deadline().unwrap());
+    let actions = i.handle(Event::Shutdown, t(20 * SEC));
+    assert_eq!(
+        actions,
+        vec![
+            Action::Transition {
+                from: State::Master,
+                to: State::Stop,
+                reason: Reason::Shutdown
+            },
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveAddresses,
+            Action::Notify {
+                state: State::Stop,
+                priority: 100
+            },
+        ]
+    );
+    assert_eq!(i.deadline(), None);
+    assert!(i.handle(Event::Timer, t(30 * SEC)).is_empty());
+}
+
+#[test]
+fn shutdown_as_backup_sends_nothing() {
+    let mut i = started(params(2, 100, Centiseconds(100)));
+    let actions = i.handle(Event::Shutdown, t(SEC));
+    assert!(
+        !actions
+            .iter()
+            .any(|a| matches!(a, Action::SendAdvert { .. }))
+    );
+    assert!(!actions.contains(&Action::RemoveAddresses));
+}
+
+#[test]
+fn effective_priority_is_clamped_and_owners_are_fixed() {
+    assert_eq!(effective_priority(100, -20), 80);
+    assert_eq!(effective_priority(100, -200), 1);
+    assert_eq!(effective_priority(200, 100), 254);
+    assert_eq!(effective_priority(255, -100), 255);
+}
+
+#[test]
+fn late_wake_ups_do_not_stretch_the_advert_cadence() {
+    let mut i = started(params(3, 100, Centiseconds(10)));
+    let t0 = i.deadline().unwrap();
+    i.handle(Event::Timer, t0);
+    // Woken 3 ms late each time: adverts stay on the 100 ms grid.
+    for k in 1..=5 {
+        let due = t0.add_nanos(k * 100 * MS);
+        assert_eq!(i.deadline(), Some(due));
+        i.handle(Event::Timer, due.add_nanos(3 * MS));
+    }
+    // A 1 s stall: one advert, then a fresh 100 ms schedule (no burst).
+    let late = t0.add_nanos(1600 * MS);
+    let sent = i.handle(Event::Timer, late);
+    assert_eq!(sent, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(i.deadline(), Some(late.add_nanos(100 * MS)));
+}

@@ -1,0 +1,446 @@
+//! The XDP program in the real kernel, fed crafted frames through BPF_PROG_TEST_RUN.
+//!
+//! Each fixture states the verdict, which counter moves, and what PEERS / EVENTS must show.
+//! The same frames go through the userspace decoder, which must agree on what is valid.
+//! Needs root (loading BPF); without it the test says so and fails.
+use std::net::Ipv4Addr;
+
+use vrrp_common::{
+    AUTH_NONE, AUTH_PASS, FAMILY_V4, InstanceConfig, InstanceKey, PeerEvent, counter, csum, event,
+};
+use vrrp_daemon::{
+    dataplane::Dataplane,
+    packet::{self, Advert, V2Auth, V3Checksum},
+    units::Centiseconds,
+};
+
+const XDP_PASS: u32 = 2;
+/// `lo` exists in every network namespace; BPF_PROG_TEST_RUN needs a real ingress device.
+const IFINDEX: u32 = 1;
+const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const MCAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const V2_VRID: u8 = 51;
+const V3_VRID: u8 = 60;
+
+fn key8(s: &str) -> [u8; 8] {
+    let mut k = [0; 8];
+    k[..s.len()].copy_from_slice(s.as_bytes());
+    k
+}
+
+fn v2(priority: u8) -> Advert {
+    Advert {
+        version: 2,
+        vrid: V2_VRID,
+        priority,
+        adver_int: Centiseconds::from_secs(1),
+        auth: V2Auth::Pass(key8("1234")),
+        addrs: vec![Ipv4Addr::new(10, 0, 0, 100)],
+    }
+}
+
+fn v3(priority: u8) -> Advert {
+    Advert {
+        version: 3,
+        vrid: V3_VRID,
+        priority,
+        adver_int: Centiseconds(10),
+        auth: V2Auth::None,
+        addrs: vec![Ipv4Addr::new(10, 0, 0, 101)],
+    }
+}
+
+/// Options for the IPv4 + Ethernet wrapping of a VRRP message.
+#[derive(Clone, Copy)]
+struct Wrap {
+    ttl: u8,
+    protocol: u8,
+    frag: u16,
+    /// Extra bytes claimed by tot_len beyond what is present.
+    claim_extra: u16,
+    vlan: bool,
+    options: bool,
+}
+
+const PLAIN: Wrap = Wrap {
+    ttl: 255,
+    protocol: 112,
+    frag: 0,
+    claim_extra: 0,
+    vlan: false,
+    options: false,
+};
+
+fn frame(vrrp: &[u8], w: Wrap) -> Vec<u8> {
+    let mut f = vec![0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x02, 0, 0, 0, 0, 1];
+    if w.vlan {
+        f.extend([0x81, 0x00, 0x00, 0x0a]);
+    }
+    f.extend([0x08, 0x00]);
+    let ihl: u8 = if w.options { 6 } else { 5 };
+    let tot = u16::from(ihl) * 4 + vrrp.len() as u16 + w.claim_extra;
+    let mut ip = vec![0x40 | ihl, 0xc0];
+    ip.extend(tot.to_be_bytes());
+    ip.extend([0, 0]);
+    ip.extend(w.frag.to_be_bytes());
+    ip.extend([w.ttl, w.protocol, 0, 0]);
+    ip.extend(SRC.octets());
+    ip.extend(MCAST.octets());
+    if w.options {
+        ip.extend([1, 1, 1, 0]); // NOP NOP NOP EOL
+    }
+    let sum = packet::checksum(&ip, 0);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend(ip);
+    f.extend(vrrp);
+    f
+}
+
+fn encode(a: &Advert) -> Vec<u8> {
+    a.encode_v4(SRC, MCAST, V3Checksum::PseudoHeader)
+}
+
+struct Fixture {
+    name: &'static str,
+    frame: Vec<u8>,
+    /// The counter that must move by one, if any.
+    counter: Option<u32>,
+}
+
+fn fixtures() -> Vec<Fixture> {
+    let good = encode(&v2(100));
+    let mut bad_sum = good.clone();
+    bad_sum[6] ^= 0xff;
+    let mut wrong_pass = v2(100);
+    wrong_pass.auth = V2Auth::Pass(key8("abcd"));
+    let mut no_auth = v2(100);
+    no_auth.auth = V2Auth::None;
+    let mut slow = v2(100);
+    slow.adver_int = Centiseconds::from_secs(2);
+    let mut other_vrid = v2(100);
+    other_vrid.vrid = 52;
+    let mut v3_on_v2 = v3(100);
+    v3_on_v2.vrid = V2_VRID;
+    let mut type2 = good.clone();
+    type2[0] = 0x22;
+    let sum = packet::checksum(
+        &{
+            let mut t = type2.clone();
+            t[6] = 0;
+            t[7] = 0;
+            t
+        },
+        0,
+    );
+    type2[6..8].copy_from_slice(&sum.to_be_bytes());
+    let mut count2 = good.clone();
+    count2[3] = 2;
+    let udp = {
+        let mut f = frame(&[0u8; 20], PLAIN);
+        f[14 + 9] = 17;
+        f
+    };
+    let mut arp = packet::gratuitous_arp([2, 0, 0, 0, 0, 9], Ipv4Addr::new(10, 0, 0, 9)).to_vec();
+    arp.extend([0; 18]);
+    vec![
+        Fixture {
+            name: "valid v2 seed advert",
+            frame: frame(&good, PLAIN),
+            counter: Some(counter::ADVERT_RCVD),
+        },
+        Fixture {
+            name: "valid v2 behind an 802.1Q tag",
+            frame: frame(
+                &good,
+                Wrap {
+                    vlan: true,
+                    ..PLAIN
+                },
+            ),
+            counter: Some(counter::ADVERT_RCVD),
+        },
+        Fixture {
+            name: "valid v2 with IPv4 options",
+            frame: frame(
+                &good,
+                Wrap {
+                    options: true,
+                    ..PLAIN
+                },
+            ),
+            counter: Some(counter::ADVERT_RCVD),
+        },
+        Fixture {
+            name: "TTL 64",
+            frame: frame(&good, Wrap { ttl: 64, ..PLAIN }),
+            counter: Some(counter::IP_TTL_ERR),
+        },
+        Fixture {
+            name: "unknown VRID",
+            frame: frame(&encode(&other_vrid), PLAIN),
+            counter: Some(counter::UNKNOWN_VRID),
+        },
+        Fixture {
+            name: "bad checksum",
+            frame: frame(&bad_sum, PLAIN),
+            counter: Some(counter::CHECKSUM_ERR),
+        },
+        Fixture {
+            name: "wrong password",
+            frame: frame(&encode(&wrong_pass), PLAIN),
+            counter: Some(counter::AUTH_FAILURE),
+        },
+        Fixture {
+            name: "no authentication",
+            frame: frame(&encode(&no_auth), PLAIN),
+            counter: Some(counter::AUTH_FAILURE),
+        },
+        Fixture {
+            name: "v2 interval 2 s against 1 s",
+            frame: frame(&encode(&slow), PLAIN),
+            counter: Some(counter::ADVER_INT_ERR),
+        },
+        Fixture {
+            name: "v3 advert for a v2 instance",
+            frame: frame(&encode(&v3_on_v2), PLAIN),
+            counter: Some(counter::VERSION_ERR),
+        },
+        Fixture {
+            name: "type 2",
+            frame: frame(&type2, PLAIN),
+            counter: Some(counter::INVALID_TYPE),
+        },
+        Fixture {
+            name: "count says 2, carries 1",
+            frame: frame(&count2, PLAIN),
+            counter: Some(counter::PACKET_LEN_ERR),
+        },
+        Fixture {
+            name: "IP length beyond the frame",
+            frame: frame(
+                &good,
+                Wrap {
+                    claim_extra: 8,
+                    ..PLAIN
+                },
+            ),
+            counter: Some(counter::PACKET_LEN_ERR),
+        },
+        Fixture {
+            name: "truncated VRRP",
+            frame: frame(&good[..12], PLAIN),
+            counter: Some(counter::PACKET_LEN_ERR),
+        },
+        Fixture {
+            name: "fragment",
+            frame: frame(
+                &good,
+                Wrap {
+                    frag: 0x2000,
+                    ..PLAIN
+                },
+            ),
+            counter: Some(counter::FRAGMENT_ERR),
+        },
+        Fixture {
+            name: "UDP is not ours",
+            frame: udp,
+            counter: None,
+        },
+        Fixture {
+            name: "ARP is not ours",
+            frame: arp,
+            counter: None,
+        },
+        // BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header.
+        Fixture {
+            name: "IPv4 ethertype, no IP header",
+            frame: {
+                let mut f = vec![0xff; 12];
+                f.extend([8, 0]);
+                f
+            },
+            counter: None,
+        },
+        Fixture {
+            name: "VRRP protocol, IP header cut short",
+            frame: frame(&good, PLAIN)[..30].to_vec(),
+            counter: None,
+        },
+        Fixture {
+            name: "valid v3 pseudo-header checksum",
+            frame: frame(&encode(&v3(100)), PLAIN),
+            counter: Some(counter::ADVERT_RCVD),
+        },
+    ]
+}
+
+fn loaded() -> Dataplane {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the XDP fixture tests need root (cargo xtask test)"
+    );
+    let mut dp = Dataplane::load().expect("load the XDP program");
+    dp.add_instance(
+        InstanceKey::new(IFINDEX, V2_VRID, FAMILY_V4),
+        InstanceConfig {
+            version: 2,
+            auth_type: AUTH_PASS,
+            adver_int_secs: 1,
+            _pad: 0,
+            auth_pass: key8("1234"),
+        },
+    )
+    .unwrap();
+    dp.add_instance(
+        InstanceKey::new(IFINDEX, V3_VRID, FAMILY_V4),
+        InstanceConfig {
+            version: 3,
+            auth_type: AUTH_NONE,
+            adver_int_secs: 0,
+            _pad: 0,
+            auth_pass: [0; 8],
+        },
+    )
+    .unwrap();
+    dp
+}
+
+fn counters(dp: &Dataplane) -> Vec<u64> {
+    dp.counters().into_iter().map(|(_, v)| v).collect()
+}
+
+#[test]
+fn every_fixture_passes_the_frame_and_moves_exactly_its_counter() {
+    let mut dp = loaded();
+    for f in fixtures() {
+        let before = counters(&dp);
+        let verdict = dp.test_run(&f.frame, IFINDEX).expect(f.name);
+        assert_eq!(
+            verdict, XDP_PASS,
+            "{}: adverts and foreign traffic are passed",
+            f.name
+        );
+        let after = counters(&dp);
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+            let expected = u64::from(f.counter == Some(i as u32));
+            assert_eq!(a - b, expected, "{}: counter {}", f.name, counter::NAMES[i]);
+        }
+    }
+}
+
+#[test]
+fn userspace_decoder_agrees_with_the_kernel_on_vrrp_validity() {
+    for f in fixtures() {
+        // Only the VRRP-level checks are shared; IP-level ones (TTL, fragment, instance
+        // config) are the data plane's alone.
+        let vrrp_level = matches!(
+            f.counter,
+            Some(counter::ADVERT_RCVD | counter::CHECKSUM_ERR | counter::INVALID_TYPE)
+        );
+        if !vrrp_level || f.frame.len() < 34 {
+            continue;
+        }
+        let l3 = if f.frame[12] == 0x81 { 18 } else { 14 };
+        let ihl = usize::from(f.frame[l3] & 0x0f) * 4;
+        let decoded = packet::decode_v4(&f.frame[l3 + ihl..], SRC, MCAST);
+        assert_eq!(
+            decoded.is_ok(),
+            f.counter == Some(counter::ADVERT_RCVD),
+            "{}: {decoded:?}",
+            f.name
+        );
+    }
+}
+
+fn drain(dp: &mut Dataplane, ring: &mut aya::maps::RingBuf<aya::maps::MapData>) -> Vec<PeerEvent> {
+    let _ = dp;
+    let mut out = Vec::new();
+    while let Some(item) = ring.next() {
+        out.push(bytemuck::pod_read_unaligned::<PeerEvent>(&item));
+    }
+    out
+}
+
+#[test]
+fn peers_record_the_advert_and_events_fire_only_on_change() {
+    let mut dp = loaded();
+    let mut ring = dp.take_events().unwrap();
+    let key = InstanceKey::new(IFINDEX, V2_VRID, FAMILY_V4);
+    let f100 = frame(&encode(&v2(100)), PLAIN);
+
+    dp.test_run(&f100, IFINDEX).unwrap();
+    let events = drain(&mut dp, &mut ring);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].flags, event::NEW_PEER);
+    assert_eq!(events[0].key, key);
+    let peer = dp.peer(&key).expect("peer recorded");
+    assert_eq!(&peer.addr[..4], &SRC.octets());
+    assert_eq!(peer.priority, 100);
+    assert_eq!(peer.adver_int_cs, 100);
+    assert_eq!(peer.version, 2);
+    assert_eq!(peer.csum_flavour, csum::V2);
+    assert_eq!(peer.adverts, 1);
+    assert!(peer.last_seen_ns > 0);
+
+    // A steady stream of identical adverts wakes nobody.
+    for _ in 0..10 {
+        dp.test_run(&f100, IFINDEX).unwrap();
+    }
+    assert!(drain(&mut dp, &mut ring).is_empty());
+    let later = dp.peer(&key).unwrap();
+    assert_eq!(later.adverts, 11);
+    assert!(later.last_seen_ns >= peer.last_seen_ns);
+
+    // Priority change, then priority 0.
+    dp.test_run(&frame(&encode(&v2(90)), PLAIN), IFINDEX)
+        .unwrap();
+    let events = drain(&mut dp, &mut ring);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].flags, event::PRIORITY_CHANGED);
+    assert_eq!(events[0].peer.priority, 90);
+    dp.test_run(&frame(&encode(&v2(0)), PLAIN), IFINDEX)
+        .unwrap();
+    let events = drain(&mut dp, &mut ring);
+    assert_eq!(
+        events[0].flags,
+        event::PRIORITY_CHANGED | event::PRIORITY_ZERO
+    );
+
+    // A rejected advert changes nothing.
+    dp.test_run(&frame(&encode(&v2(200)), Wrap { ttl: 1, ..PLAIN }), IFINDEX)
+        .unwrap();
+    assert!(drain(&mut dp, &mut ring).is_empty());
+    assert_eq!(dp.peer(&key).unwrap().priority, 0);
+}
+
+#[test]
+fn v3_records_which_checksum_flavour_the_peer_used() {
+    let mut dp = loaded();
+    let key = InstanceKey::new(IFINDEX, V3_VRID, FAMILY_V4);
+    for (mode, flavour) in [
+        (V3Checksum::MessageOnly, csum::V3_MESSAGE_ONLY),
+        (V3Checksum::PseudoHeader, csum::V3_PSEUDO),
+    ] {
+        let msg = v3(100).encode_v4(SRC, MCAST, mode);
+        dp.test_run(&frame(&msg, PLAIN), IFINDEX).unwrap();
+        let peer = dp.peer(&key).unwrap();
+        assert_eq!(peer.csum_flavour, flavour);
+        assert_eq!(peer.adver_int_cs, 10);
+    }
+    // keepalived <= 1.3.6 unicast: pseudo-header over 224.0.0.18 while sent to a peer.
+    let msg = v3(100).encode_v4(SRC, MCAST, V3Checksum::PseudoHeader);
+    let mut f = frame(&msg, PLAIN);
+    let dst_at = 14 + 16;
+    f[dst_at..dst_at + 4].copy_from_slice(&[10, 0, 0, 2]);
+    let l3 = f[14..34].to_vec();
+    let mut hdr = l3.clone();
+    hdr[10] = 0;
+    hdr[11] = 0;
+    let sum = packet::checksum(&hdr, 0);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    dp.test_run(&f, IFINDEX).unwrap();
+    assert_eq!(dp.peer(&key).unwrap().csum_flavour, csum::V3_OLD_UNICAST);
+}

@@ -1,0 +1,139 @@
+//! `cargo xtask`: everything a new user or CI needs, from a fresh machine.
+//!
+//! Every command first runs [`setup`], which checks and installs only what is missing
+//! (nightly's rust-src, bpf-linker built on nightly's own LLVM, the Debian packages the
+//! tests use), so that `cargo xtask run` and `cargo xtask test` are the only commands a user
+//! needs. A second run installs nothing.
+mod demo;
+mod setup;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Build, run and test vrrp-daemon", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check the toolchain and install what is missing (nightly rust-src, bpf-linker).
+    Setup,
+    /// Build the XDP program and the daemon (after `setup`).
+    Build {
+        /// Build with optimisations.
+        #[arg(long)]
+        release: bool,
+    },
+    /// With no arguments: a demo lab of namespaces showing a failover. With `-- ARGS`: run
+    /// `vrrp-daemon run ARGS` on this host, e.g. `cargo xtask run -- -f keepalived.conf`.
+    Run {
+        /// Arguments for `vrrp-daemon run`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Run every test: unit tests, the XDP program in the kernel, and the namespace labs.
+    Test {
+        /// Extra arguments for the test harness (a name filter, `--nocapture`, ...).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Cmd::Setup => setup::toolchain(),
+        Cmd::Build { release } => {
+            setup::toolchain()?;
+            build(release).map(|_| ())
+        }
+        Cmd::Run { args } => {
+            setup::toolchain()?;
+            setup::require_root("run the daemon (XDP, raw sockets, netlink)")?;
+            let daemon = build(false)?;
+            if args.is_empty() {
+                setup::test_packages()?;
+                demo::run(&daemon)
+            } else {
+                let status = Command::new(&daemon).arg("run").args(&args).status()?;
+                if status.success() {
+                    Ok(())
+                } else {
+                    bail!("vrrp-daemon exited with {status}")
+                }
+            }
+        }
+        Cmd::Test { args } => {
+            setup::toolchain()?;
+            setup::require_root("run the XDP and namespace tests")?;
+            setup::test_packages()?;
+            let daemon = build(false)?;
+            cargo(
+                &["test", "--workspace"],
+                &args,
+                &[("VRRP_DAEMON_BIN", &daemon)],
+            )
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is inside the workspace")
+        .to_path_buf()
+}
+
+/// Build the daemon (with its XDP object) and return the binary's path.
+fn build(release: bool) -> Result<PathBuf> {
+    let mut args = vec!["build", "--package", "vrrp-daemon"];
+    if release {
+        args.push("--release");
+    }
+    cargo(&args, &[], &[])?;
+    let bin = workspace()
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join("vrrp-daemon");
+    if !bin.exists() {
+        bail!("{} was not produced", bin.display());
+    }
+    Ok(bin)
+}
+
+fn cargo(args: &[&str], extra: &[String], env: &[(&str, &Path)]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace()).args(args);
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("running cargo {args:?}"))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
