@@ -89,7 +89,10 @@ pub fn run(daemon: &Path) -> Result<()> {
 
     let killed = Instant::now();
     d1.kill9()?;
-    tl.say("kill -9 of node1's daemon (no priority-0 advert: a crash)");
+    lab.set_link(1, false)?;
+    tl.say(
+        "node1 dies: its daemon is killed with kill -9 and its link is cut (no priority-0 advert)",
+    );
     wait_holders(&lab, Duration::from_secs(5), |h| h.contains(&2))
         .context("node2 never took over")?;
     tl.say(format!(
@@ -98,11 +101,12 @@ pub fn run(daemon: &Path) -> Result<()> {
     ));
     std::thread::sleep(Duration::from_millis(500));
 
+    lab.set_link(1, true)?;
     lab.spawn_daemon(1, &config("MASTER", 100), &[])?;
-    tl.say("node1's daemon restarted (cleans its stale VIP, waits master-down, preempts)");
+    tl.say("node1 is back: link up, daemon restarted (removes its stale VIP, waits master-down, preempts)");
     wait_holders(&lab, Duration::from_secs(5), |h| h == [1])
         .context("node1 never took the VIP back")?;
-    tl.say("node1 is MASTER again and owns the VIP");
+    tl.say("node1 is MASTER again and owns the VIP; node2 went back to BACKUP");
     std::thread::sleep(Duration::from_millis(300));
 
     let report = probe.stop()?;
@@ -126,7 +130,16 @@ pub fn run(daemon: &Path) -> Result<()> {
         report.longest_gap_span.0,
         report.longest_gap_span.1
     );
-    println!("\nDaemon logs: {}", lab.dir().display());
-    println!("(the lab, its namespaces and daemons are removed now)");
+    for node in 1..=2 {
+        println!("\nnode{node}'s transitions, as logged by vrrp-daemon:");
+        for line in lab
+            .log(node)
+            .lines()
+            .filter(|l| l.contains("VRRP transition"))
+        {
+            println!("  {}", line.trim());
+        }
+    }
+    println!("\n(the lab, its namespaces and daemons are removed now)");
     Ok(())
 }
