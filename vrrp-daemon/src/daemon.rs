@@ -6,6 +6,7 @@
 //! peer's last-seen time from the `PEERS` map and only then decides.
 use std::{
     net::{IpAddr, Ipv4Addr},
+    path::PathBuf,
     time::Duration,
 };
 
@@ -14,6 +15,7 @@ use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
     sync::mpsc,
+    task::JoinHandle,
     time,
 };
 use tracing::{debug, error, info, warn};
@@ -22,16 +24,103 @@ use vrrp_common::{
 };
 
 use crate::{
-    config::{Authentication, Config, VrrpInstance},
+    config::{self, Authentication, Config, InitialState, VrrpInstance},
     dataplane::Dataplane,
     net::{AdvertSocket, GarpSocket, Interface, Netlink},
     notify::Notifier,
     packet::{self, V2Auth, V3Checksum},
     track::{self, ScriptState, runner},
-    units::MonoTime,
+    units::{Centiseconds, MonoTime},
     util::mono_now,
     vrrp::{self, Action, Event, Instance, Params},
 };
+
+/// Run the daemon for the configuration in `path` (already loaded as `config`) until
+/// SIGTERM / SIGINT. SIGHUP reloads `path`.
+pub async fn run(path: PathBuf, config: Config) -> Result<()> {
+    let netlink = Netlink::connect()?;
+    let mut dataplane = Dataplane::load()?;
+    let ring = dataplane
+        .take_events()
+        .context("the event ring buffer was already taken")?;
+    // SAFETY: the ring buffer owns its map fd, which stays open and unchanged until the
+    // AsyncFd (its owner from here on) is dropped.
+    let mut events =
+        unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+            .map_err(|e| anyhow::anyhow!("watching the XDP event ring buffer: {e}"))?;
+
+    let mut daemon = Daemon {
+        path,
+        config: Config::default(),
+        netlink,
+        dataplane,
+        attached: Vec::new(),
+        running: Vec::new(),
+        scripts: Scripts::default(),
+    };
+    daemon.apply(config).await?;
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    loop {
+        let next = daemon.running.iter().filter_map(|r| r.fsm.deadline()).min();
+        tokio::select! {
+            biased;
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+            _ = sighup.recv() => daemon.reload().await,
+            guard = events.readable_mut() => {
+                let mut guard = guard?;
+                let mut batch = Vec::new();
+                while let Some(item) = guard.get_inner_mut().next() {
+                    if let Ok(ev) = bytemuck::try_pod_read_unaligned::<PeerEvent>(&item) {
+                        batch.push(ev);
+                    }
+                }
+                guard.clear_ready();
+                for ev in batch {
+                    daemon.on_peer_event(ev).await;
+                }
+            }
+            Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
+            () = sleep_until_mono(next) => daemon.on_deadlines().await,
+        }
+    }
+    daemon.shutdown().await;
+    Ok(())
+}
+
+/// Everything the event loop owns.
+struct Daemon {
+    path: PathBuf,
+    config: Config,
+    netlink: Netlink,
+    dataplane: Dataplane,
+    /// Interfaces the XDP program is attached to.
+    attached: Vec<String>,
+    running: Vec<Running>,
+    scripts: Scripts,
+}
+
+/// The health-check runners of the current configuration.
+struct Scripts {
+    states: Vec<ScriptState>,
+    tasks: Vec<JoinHandle<()>>,
+    /// Results of this configuration's runners (replaced on reload, so a result of an old
+    /// runner can never be attributed to a new script).
+    results: mpsc::Receiver<runner::RunResult>,
+}
+
+impl Default for Scripts {
+    fn default() -> Self {
+        Self {
+            states: Vec::new(),
+            tasks: Vec::new(),
+            results: mpsc::channel(1).1,
+        }
+    }
+}
 
 /// One configured instance with its edges.
 struct Running {
@@ -50,137 +139,230 @@ struct Running {
     fed_ns: u64,
 }
 
-/// Run the daemon until SIGTERM / SIGINT.
-pub async fn run(config: Config) -> Result<()> {
-    let netlink = Netlink::connect()?;
-    let mut dataplane = Dataplane::load()?;
-    let now = mono_now();
-
-    let mut attached: Vec<String> = Vec::new();
-    let mut running = Vec::new();
-    for inst in &config.instances {
-        if !attached.contains(&inst.interface) {
-            let mode = dataplane.attach(&inst.interface)?;
-            info!(interface = %inst.interface, ?mode, "XDP advert observer attached");
-            attached.push(inst.interface.clone());
-        }
-        running.push(setup_instance(inst, &netlink, &mut dataplane).await?);
-    }
-
-    // Health checks: one task per referenced script.
-    let (results_tx, mut results) = mpsc::channel(64);
-    let mut script_states: Vec<ScriptState> = config.scripts.iter().map(ScriptState::new).collect();
-    for (index, script) in config.scripts.iter().enumerate() {
-        let used = config
-            .instances
-            .iter()
-            .any(|i| i.track_scripts.iter().any(|t| t.name == script.name));
-        if used {
-            runner::spawn(index, script.clone(), results_tx.clone());
-        }
-    }
-    drop(results_tx);
-
-    for r in &mut running {
-        let (delta, fault) = tracking_of(&config, &r.config, &script_states);
-        let mut actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
-        actions.extend(r.fsm.handle(Event::Startup, now));
-        execute(r, actions, &netlink).await;
-    }
-
-    let ring = dataplane
-        .take_events()
-        .context("the event ring buffer was already taken")?;
-    // SAFETY: the ring buffer owns its map fd, which stays open and unchanged until the
-    // AsyncFd (its owner from here on) is dropped.
-    let mut events =
-        unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
-            .map_err(|e| anyhow::anyhow!("watching the XDP event ring buffer: {e}"))?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-
-    loop {
-        let next = running.iter().filter_map(|r| r.fsm.deadline()).min();
-        let sleep = sleep_until_mono(next);
-        tokio::select! {
-            biased;
-            _ = sigterm.recv() => break,
-            _ = sigint.recv() => break,
-            _ = sighup.recv() => warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration"),
-            guard = events.readable_mut() => {
-                let mut guard = guard?;
-                let mut batch = Vec::new();
-                while let Some(item) = guard.get_inner_mut().next() {
-                    if let Ok(ev) = bytemuck::try_pod_read_unaligned::<PeerEvent>(&item) {
-                        batch.push(ev);
-                    }
-                }
-                guard.clear_ready();
-                for ev in batch {
-                    on_peer_event(&mut running, ev, &netlink).await;
-                }
-            }
-            Some(result) = results.recv() => {
-                let index = result.script;
-                if let Some(status) = script_states[index].record(result.success) {
-                    info!(script = %config.scripts[index].name, ?status, "vrrp_script status changed");
-                    let now = mono_now();
-                    for r in &mut running {
-                        if r.config.track_scripts.iter().any(|t| t.name == config.scripts[index].name) {
-                            let (delta, fault) = tracking_of(&config, &r.config, &script_states);
-                            let before = r.fsm.priority();
-                            let actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
-                            if r.fsm.priority() != before {
-                                info!(instance = %r.config.name, from = before, priority = r.fsm.priority(), "effective priority changed by tracked scripts");
-                            }
-                            execute(r, actions, &netlink).await;
-                        }
-                    }
-                }
-            }
-            () = sleep => {
-                let now = mono_now();
-                for r in &mut running {
-                    if r.fsm.deadline().is_some_and(|d| d <= now) {
-                        on_deadline(r, &dataplane, now, &netlink).await;
-                    }
-                }
-            }
-        }
-    }
-
-    info!("shutting down");
-    let now = mono_now();
-    for r in &mut running {
-        let actions = r.fsm.handle(Event::Shutdown, now);
-        execute(r, actions, &netlink).await;
-    }
-    for (name, count) in dataplane.counters() {
-        debug!(counter = name, count, "XDP counter");
-    }
-    for r in running {
-        r.notifier.finish(Duration::from_secs(1)).await;
-    }
-    drop(dataplane);
-    info!("stopped; XDP program detached");
-    Ok(())
+/// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): not its name.
+fn identity(inst: &VrrpInstance) -> (u8, &str, bool) {
+    let v6 = inst
+        .virtual_addresses
+        .first()
+        .is_some_and(|v| v.addr.is_ipv6());
+    (inst.vrid, inst.interface.as_str(), v6)
 }
 
+impl Daemon {
+    /// Make the running set match `config`: keep instances whose identity is unchanged (with
+    /// their state), stop removed ones, start new ones, restart the health checks.
+    async fn apply(&mut self, config: Config) -> Result<()> {
+        let now = mono_now();
+        // 1. Prepare everything that can fail before changing anything.
+        let mut fresh = Vec::new();
+        for inst in &config.instances {
+            if !self
+                .running
+                .iter()
+                .any(|r| identity(&r.config) == identity(inst))
+            {
+                if !self.attached.contains(&inst.interface) {
+                    let mode = self.dataplane.attach(&inst.interface)?;
+                    info!(interface = %inst.interface, ?mode, "XDP advert observer attached");
+                    self.attached.push(inst.interface.clone());
+                }
+                fresh.push(setup_instance(inst, &self.netlink, &mut self.dataplane).await?);
+            }
+        }
+        // 2. Removed instances resign and release their addresses.
+        let (kept, removed): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.running)
+            .into_iter()
+            .partition(|r| {
+                config
+                    .instances
+                    .iter()
+                    .any(|i| identity(i) == identity(&r.config))
+            });
+        for mut r in removed {
+            info!(instance = %r.config.name, "instance removed from the configuration");
+            let actions = r.fsm.handle(Event::Shutdown, now);
+            execute(&mut r, actions, &self.netlink).await;
+            let _ = self.dataplane.remove_instance(&r.key);
+            tokio::spawn(r.notifier.finish(Duration::from_secs(1)));
+        }
+        // 3. Kept instances take their new parameters without leaving their state.
+        for mut r in kept {
+            let Some(new) = config
+                .instances
+                .iter()
+                .find(|i| identity(i) == identity(&r.config))
+            else {
+                continue;
+            };
+            if let Err(e) = reconfigure(&mut r, new, &self.netlink, &mut self.dataplane).await {
+                error!(instance = %new.name, error = %format!("{e:#}"), "reload of this instance failed; it keeps its old settings");
+            }
+            self.running.push(r);
+        }
+        // 4. Health checks of the new configuration.
+        for task in self.scripts.tasks.drain(..) {
+            task.abort();
+        }
+        let states = config
+            .scripts
+            .iter()
+            .map(|s| {
+                // A script whose definition did not change keeps its rise/fall history.
+                let old = self.config.scripts.iter().position(|o| o == s);
+                old.and_then(|i| self.scripts.states.get(i).cloned())
+                    .unwrap_or_else(|| ScriptState::new(s))
+            })
+            .collect();
+        let (tx, rx) = mpsc::channel(64);
+        let tasks = config
+            .scripts
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                config
+                    .instances
+                    .iter()
+                    .any(|i| i.track_scripts.iter().any(|t| t.name == s.name))
+            })
+            .map(|(index, s)| runner::spawn(index, s.clone(), tx.clone()))
+            .collect();
+        self.scripts = Scripts {
+            states,
+            tasks,
+            results: rx,
+        };
+        self.config = config;
+        // 5. Tracking for everyone, then start the new instances.
+        for r in &mut self.running {
+            let (delta, fault) = tracking_of(&self.config, &r.config, &self.scripts.states);
+            let actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
+            execute(r, actions, &self.netlink).await;
+        }
+        for mut r in fresh {
+            let (delta, fault) = tracking_of(&self.config, &r.config, &self.scripts.states);
+            let mut actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
+            actions.extend(r.fsm.handle(Event::Startup, now));
+            execute(&mut r, actions, &self.netlink).await;
+            self.running.push(r);
+        }
+        Ok(())
+    }
+
+    /// SIGHUP: parse first; on any error keep running the old configuration.
+    async fn reload(&mut self) {
+        info!(file = %self.path.display(), "SIGHUP: reloading the configuration");
+        let config = match config::load(&self.path) {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    warn!("{w}");
+                }
+                loaded.config
+            }
+            Err(errors) => {
+                for e in &errors.errors {
+                    error!("{e}");
+                }
+                error!(
+                    "reload refused: the configuration has errors; still running the previous one"
+                );
+                return;
+            }
+        };
+        match self.apply(config).await {
+            Ok(()) => info!(instances = self.running.len(), "configuration reloaded"),
+            Err(e) => {
+                error!(error = %format!("{e:#}"), "reload failed; still running the previous configuration")
+            }
+        }
+    }
+
+    async fn on_script_result(&mut self, result: runner::RunResult) {
+        let index = result.script;
+        let Some(state) = self.scripts.states.get_mut(index) else {
+            return;
+        };
+        let Some(status) = state.record(result.success) else {
+            return;
+        };
+        let name = &self.config.scripts[index].name;
+        info!(script = %name, ?status, "vrrp_script status changed");
+        let now = mono_now();
+        for r in &mut self.running {
+            if r.config.track_scripts.iter().any(|t| &t.name == name) {
+                let (delta, fault) = tracking_of(&self.config, &r.config, &self.scripts.states);
+                let before = r.fsm.priority();
+                let actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
+                if r.fsm.priority() != before {
+                    info!(instance = %r.config.name, from = before, priority = r.fsm.priority(), "effective priority changed by tracked scripts");
+                }
+                execute(r, actions, &self.netlink).await;
+            }
+        }
+    }
+
+    async fn on_peer_event(&mut self, ev: PeerEvent) {
+        let Some(r) = self.running.iter_mut().find(|r| r.key == ev.key) else {
+            return;
+        };
+        let latency_us = mono_now().nanos_since(MonoTime(ev.peer.last_seen_ns)) / 1_000;
+        debug!(instance = %r.config.name, flags = ev.flags, priority = ev.peer.priority, latency_us, "XDP event");
+        r.fed_ns = r.fed_ns.max(ev.peer.last_seen_ns);
+        let at = MonoTime(ev.peer.last_seen_ns);
+        let actions = r.fsm.handle(Event::Advert(peer_advert(&ev.peer)), at);
+        execute(r, actions, &self.netlink).await;
+    }
+
+    /// Deadlines passed: first catch up with adverts XDP recorded since the last one fed in.
+    async fn on_deadlines(&mut self) {
+        let now = mono_now();
+        for r in &mut self.running {
+            if r.fsm.master_down_at().is_some_and(|d| d <= now)
+                && let Some(peer) = self.dataplane.peer(&r.key)
+                && peer.last_seen_ns > r.fed_ns
+            {
+                r.fed_ns = peer.last_seen_ns;
+                let at = MonoTime(peer.last_seen_ns);
+                let actions = r.fsm.handle(Event::Advert(peer_advert(&peer)), at);
+                execute(r, actions, &self.netlink).await;
+            }
+            if r.fsm.deadline().is_some_and(|d| d <= now) {
+                let actions = r.fsm.handle(Event::Timer, now);
+                execute(r, actions, &self.netlink).await;
+            }
+        }
+    }
+
+    /// SIGTERM: every master resigns with priority 0 and releases its addresses; the XDP
+    /// program is detached when the data plane is dropped.
+    async fn shutdown(mut self) {
+        info!("shutting down");
+        let now = mono_now();
+        for r in &mut self.running {
+            let actions = r.fsm.handle(Event::Shutdown, now);
+            execute(r, actions, &self.netlink).await;
+        }
+        for task in self.scripts.tasks.drain(..) {
+            task.abort();
+        }
+        for (name, count) in self.dataplane.counters() {
+            debug!(counter = name, count, "XDP counter");
+        }
+        for r in self.running {
+            r.notifier.finish(Duration::from_secs(1)).await;
+        }
+        drop(self.dataplane);
+        info!("stopped; XDP program detached");
+    }
+}
+
+/// Resolve the addresses, sockets and map entry of an instance and build its state machine.
 async fn setup_instance(
     inst: &VrrpInstance,
     netlink: &Netlink,
     dataplane: &mut Dataplane,
 ) -> Result<Running> {
     let iface = netlink.interface(&inst.interface).await?;
-    let mut vips = Vec::new();
-    for vip in &inst.virtual_addresses {
-        let index = match &vip.dev {
-            Some(dev) if *dev != inst.interface => netlink.interface(dev).await?.index,
-            _ => iface.index,
-        };
-        vips.push((index, vip.addr, vip.prefix_len));
-    }
+    let vips = resolve_vips(inst, &iface, netlink).await?;
     let vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.1).collect();
     // A crashed run may have left our addresses behind: start clean (keepalived does too).
     for (index, addr, _) in &vips {
@@ -194,7 +376,88 @@ async fn setup_instance(
         .with_context(|| format!("instance {}: interface {}", inst.name, inst.interface))?;
     let socket = AdvertSocket::open(&iface.name, iface.index, primary)?;
     let garp = GarpSocket::open(&iface)?;
+    let key = InstanceKey::new(iface.index, inst.vrid, FAMILY_V4);
+    let (map_entry, advert) = wire_settings(inst, &vip_addrs)?;
+    dataplane.add_instance(key, map_entry)?;
+    info!(
+        instance = %inst.name, interface = %iface.name, vrid = inst.vrid, priority = inst.priority,
+        advert_int = %inst.advert_int, version = inst.version, source = %primary,
+        "instance configured"
+    );
+    Ok(Running {
+        fsm: Instance::new(params_of(inst, primary)),
+        config: inst.clone(),
+        key,
+        iface,
+        socket,
+        garp,
+        notifier: Notifier::new(inst),
+        vips,
+        advert,
+        fed_ns: 0,
+    })
+}
 
+/// A reload kept this instance: apply its new settings in place.
+async fn reconfigure(
+    r: &mut Running,
+    new: &VrrpInstance,
+    netlink: &Netlink,
+    dataplane: &mut Dataplane,
+) -> Result<()> {
+    let vips = resolve_vips(new, &r.iface, netlink).await?;
+    let vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.1).collect();
+    let (map_entry, advert) = wire_settings(new, &vip_addrs)?;
+    dataplane.add_instance(r.key, map_entry)?;
+    if r.fsm.state() == vrrp::State::Master {
+        // Apply the address list as a diff: nothing that stays is touched.
+        for old in r.vips.iter().filter(|v| !vips.contains(v)) {
+            netlink.remove_address(old.0, old.1).await?;
+        }
+        for add in vips.iter().filter(|v| !r.vips.contains(v)) {
+            netlink.add_address(add.0, add.1, add.2).await?;
+        }
+    }
+    let added: Vec<(u32, IpAddr, u8)> = vips
+        .iter()
+        .filter(|v| !r.vips.contains(v))
+        .copied()
+        .collect();
+    r.vips = vips;
+    r.advert = advert;
+    r.notifier = Notifier::new(new);
+    r.config = new.clone();
+    let primary = r.socket.source;
+    let actions = r.fsm.reconfigure(params_of(new, primary), mono_now());
+    execute(r, actions, netlink).await;
+    if r.fsm.state() == vrrp::State::Master && !added.is_empty() {
+        execute(r, vec![Action::SendGarp], netlink).await;
+    }
+    Ok(())
+}
+
+/// `(ifindex, address, prefix)` of each virtual address, `dev` resolved.
+async fn resolve_vips(
+    inst: &VrrpInstance,
+    iface: &Interface,
+    netlink: &Netlink,
+) -> Result<Vec<(u32, IpAddr, u8)>> {
+    let mut vips = Vec::new();
+    for vip in &inst.virtual_addresses {
+        let index = match &vip.dev {
+            Some(dev) if *dev != inst.interface => netlink.interface(dev).await?.index,
+            _ => iface.index,
+        };
+        vips.push((index, vip.addr, vip.prefix_len));
+    }
+    Ok(vips)
+}
+
+/// What the XDP program checks for this instance, and the advert we send.
+fn wire_settings(
+    inst: &VrrpInstance,
+    vip_addrs: &[IpAddr],
+) -> Result<(InstanceConfig, packet::Advert)> {
     let (auth_type, auth_pass, auth) = match &inst.authentication {
         Some(Authentication::Pass(key)) if inst.version == 2 => {
             (AUTH_PASS, *key, V2Auth::Pass(*key))
@@ -207,61 +470,44 @@ async fn setup_instance(
         }
         _ => (AUTH_NONE, [0; 8], V2Auth::None),
     };
-    let key = InstanceKey::new(iface.index, inst.vrid, FAMILY_V4);
-    dataplane.add_instance(
-        key,
-        InstanceConfig {
-            version: inst.version,
-            auth_type,
-            adver_int_secs: u8::try_from(inst.advert_int.0 / 100).unwrap_or(u8::MAX),
-            _pad: 0,
-            auth_pass,
-        },
-    )?;
-    let v4_vips = vip_addrs
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V4(a) => Some(*a),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let fsm = Instance::new(Params {
+    let entry = InstanceConfig {
+        version: inst.version,
+        auth_type,
+        adver_int_secs: u8::try_from(inst.advert_int.0 / 100).unwrap_or(u8::MAX),
+        _pad: 0,
+        auth_pass,
+    };
+    let advert = packet::Advert {
+        version: inst.version,
+        vrid: inst.vrid,
+        priority: inst.priority,
+        adver_int: inst.advert_int,
+        auth,
+        addrs: vip_addrs
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(a) => Some(*a),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
+    };
+    Ok((entry, advert))
+}
+
+fn params_of(inst: &VrrpInstance, primary: Ipv4Addr) -> Params {
+    Params {
         version: inst.version,
         priority: inst.priority,
         advert_int: inst.advert_int,
         primary_addr: IpAddr::V4(primary),
-        wants_master: inst.initial_state == crate::config::InitialState::Master,
+        wants_master: inst.initial_state == InitialState::Master,
         nopreempt: inst.nopreempt,
         preempt_delay_nanos: inst.preempt_delay.as_nanos() as u64,
         down_timer_adverts: 3,
         lower_prio_no_advert: false,
         higher_prio_send_advert: false,
         garp_master_delay_nanos: inst.garp_master_delay.as_nanos() as u64,
-    });
-    info!(
-        instance = %inst.name, interface = %iface.name, vrid = inst.vrid, priority = inst.priority,
-        advert_int = %inst.advert_int, version = inst.version, source = %primary,
-        "instance configured"
-    );
-    Ok(Running {
-        config: inst.clone(),
-        key,
-        fsm,
-        iface,
-        socket,
-        garp,
-        notifier: Notifier::new(inst),
-        vips,
-        advert: packet::Advert {
-            version: inst.version,
-            vrid: inst.vrid,
-            priority: inst.priority,
-            adver_int: inst.advert_int,
-            auth,
-            addrs: v4_vips,
-        },
-        fed_ns: 0,
-    })
+    }
 }
 
 /// The summed effect of an instance's tracked scripts.
@@ -287,40 +533,7 @@ fn peer_advert(peer: &PeerState) -> vrrp::Advert {
             peer.addr[3],
         )),
         priority: peer.priority,
-        adver_int: crate::units::Centiseconds(u32::from(peer.adver_int_cs)),
-    }
-}
-
-async fn on_peer_event(running: &mut [Running], ev: PeerEvent, netlink: &Netlink) {
-    let Some(r) = running.iter_mut().find(|r| r.key == ev.key) else {
-        return;
-    };
-    let latency_us = mono_now().nanos_since(MonoTime(ev.peer.last_seen_ns)) / 1_000;
-    debug!(instance = %r.config.name, flags = ev.flags, priority = ev.peer.priority, latency_us, "XDP event");
-    if ev.peer.last_seen_ns > r.fed_ns {
-        r.fed_ns = ev.peer.last_seen_ns;
-    }
-    let at = MonoTime(ev.peer.last_seen_ns);
-    let actions = r.fsm.handle(Event::Advert(peer_advert(&ev.peer)), at);
-    execute(r, actions, netlink).await;
-}
-
-/// A deadline passed: first catch up with adverts XDP recorded since the last one fed in.
-async fn on_deadline(r: &mut Running, dataplane: &Dataplane, now: MonoTime, netlink: &Netlink) {
-    if r.fsm.master_down_at().is_some_and(|d| d <= now)
-        && let Some(peer) = dataplane.peer(&r.key)
-        && peer.last_seen_ns > r.fed_ns
-    {
-        r.fed_ns = peer.last_seen_ns;
-        let actions = r.fsm.handle(
-            Event::Advert(peer_advert(&peer)),
-            MonoTime(peer.last_seen_ns),
-        );
-        execute(r, actions, netlink).await;
-    }
-    if r.fsm.deadline().is_some_and(|d| d <= now) {
-        let actions = r.fsm.handle(Event::Timer, now);
-        execute(r, actions, netlink).await;
+        adver_int: Centiseconds(u32::from(peer.adver_int_cs)),
     }
 }
 

@@ -77,7 +77,8 @@ fn main() -> ExitCode {
                 // Colour only for a person at a terminal; journald and log files get plain text.
                 .with_ansi(std::io::stderr().is_terminal())
                 .init();
-            let config = match load(&config) {
+            let path = config;
+            let config = match load(&path) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -91,7 +92,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(daemon::run(config)) {
+            match runtime.block_on(daemon::run(path, config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");

@@ -101,6 +101,16 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Forget an instance (configuration reload removed it): its adverts are no longer
+    /// recorded.
+    pub fn remove_instance(&mut self, key: &InstanceKey) -> Result<()> {
+        self.instances
+            .remove(key)
+            .context("removing from INSTANCES")?;
+        let _ = self.peers.remove(key);
+        Ok(())
+    }
+
     /// The last valid advert recorded for an instance.
     pub fn peer(&self, key: &InstanceKey) -> Option<PeerState> {
         self.peers.get(key, 0).ok()

@@ -23,8 +23,13 @@ pub struct RunResult {
 /// Grace period between SIGTERM and SIGKILL of a timed-out script.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Spawn the periodic runner; results go to `results` until the receiver is dropped.
-pub fn spawn(index: usize, script: VrrpScript, results: mpsc::Sender<RunResult>) {
+/// Spawn the periodic runner; results go to `results` until the receiver is dropped or the
+/// returned task is aborted (configuration reload).
+pub fn spawn(
+    index: usize,
+    script: VrrpScript,
+    results: mpsc::Sender<RunResult>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = time::interval(script.interval);
         ticker.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
@@ -42,7 +47,7 @@ pub fn spawn(index: usize, script: VrrpScript, results: mpsc::Sender<RunResult>)
                 return;
             }
         }
-    });
+    })
 }
 
 /// Run the script once; `true` on exit status 0 within the timeout.

@@ -339,6 +339,31 @@ impl Instance {
         out
     }
 
+    /// Apply new parameters from a configuration reload without leaving the current state
+    /// (keepalived's reload: a master stays master and advertises at once, so peers see the
+    /// new priority without waiting and nothing moves).
+    pub fn reconfigure(&mut self, params: Params, now: MonoTime) -> Vec<Action> {
+        self.params = params;
+        self.priority = effective_priority(self.params.priority, self.track_delta);
+        let mut out = Vec::new();
+        match self.state {
+            State::Master => {
+                self.master_adver_int = self.params.advert_int;
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
+                self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
+            }
+            State::Backup => {
+                // Keep the running timer unless the new interval makes it shorter.
+                let down = now.add_nanos(self.master_down_nanos());
+                self.master_down_at = self.master_down_at.map(|t| t.min(down));
+            }
+            State::Init | State::Fault | State::Stop => {}
+        }
+        out
+    }
+
     fn backup_rx(&mut self, adv: Advert, now: MonoTime) {
         // RFC 5798 §6.4.2: priority 0 → Master_Down_Timer = Skew_Time.
         if adv.priority == 0 {

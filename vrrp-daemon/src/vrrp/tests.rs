@@ -485,3 +485,34 @@ fn late_wake_ups_do_not_stretch_the_advert_cadence() {
     assert_eq!(sent, vec![Action::SendAdvert { priority: 100 }]);
     assert_eq!(i.deadline(), Some(late.add_nanos(100 * MS)));
 }
+
+#[test]
+fn reconfigure_keeps_a_master_master_and_advertises_the_new_priority_at_once() {
+    let mut i = started(params(3, 100, Centiseconds(10)));
+    i.handle(Event::Timer, i.deadline().unwrap());
+    let actions = i.reconfigure(params(3, 120, Centiseconds(20)), t(5 * SEC));
+    assert_eq!(actions, vec![Action::SendAdvert { priority: 120 }]);
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(i.deadline(), Some(t(5 * SEC + 200 * MS)));
+}
+
+#[test]
+fn reconfigure_keeps_a_backup_listening_and_tracking_applies_to_the_new_base() {
+    let mut i = started(params(2, 90, Centiseconds(100)));
+    i.handle(
+        Event::Tracking {
+            delta: -10,
+            fault: false,
+        },
+        t(0),
+    );
+    i.handle(advert(PEER, 100, Centiseconds(100)), t(SEC));
+    let due = i.deadline().unwrap();
+    assert!(
+        i.reconfigure(params(2, 95, Centiseconds(100)), t(2 * SEC))
+            .is_empty()
+    );
+    assert_eq!(i.state(), State::Backup);
+    assert_eq!(i.priority(), 85);
+    assert_eq!(i.deadline(), Some(due));
+}
