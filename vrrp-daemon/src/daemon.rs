@@ -5,7 +5,7 @@
 //! or a signal. A backup is never woken per advert: at its master-down deadline it rereads the
 //! peer's last-seen time from the `PEERS` map and only then decides.
 use std::{
-    net::{IpAddr, Ipv4Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::PathBuf,
     time::Duration,
 };
@@ -20,13 +20,13 @@ use tokio::{
 };
 use tracing::{debug, error, info, warn};
 use vrrp_common::{
-    AUTH_NONE, AUTH_PASS, FAMILY_V4, InstanceConfig, InstanceKey, PeerEvent, PeerState,
+    AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerEvent, PeerState,
 };
 
 use crate::{
     config::{self, Authentication, Config, InitialState, VrrpInstance},
     dataplane::Dataplane,
-    net::{AdvertSocket, GarpSocket, Interface, Netlink},
+    net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink},
     notify::Notifier,
     packet::{self, V2Auth, V3Checksum},
     track::{self, ScriptState, runner},
@@ -130,6 +130,8 @@ struct Running {
     iface: Interface,
     socket: AdvertSocket,
     garp: GarpSocket,
+    /// Unsolicited neighbour advertisements, when the instance has IPv6 addresses.
+    na: Option<NaSocket>,
     notifier: Notifier,
     /// `(ifindex, address, prefix)` of every virtual address.
     vips: Vec<(u32, IpAddr, u8)>,
@@ -141,11 +143,47 @@ struct Running {
 
 /// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): not its name.
 fn identity(inst: &VrrpInstance) -> (u8, &str, bool) {
-    let v6 = inst
-        .virtual_addresses
+    (inst.vrid, inst.interface.as_str(), is_v6(inst))
+}
+
+/// An instance is IPv6 when its virtual addresses are (they are all of one family).
+fn is_v6(inst: &VrrpInstance) -> bool {
+    inst.virtual_addresses
         .first()
-        .is_some_and(|v| v.addr.is_ipv6());
-    (inst.vrid, inst.interface.as_str(), v6)
+        .is_some_and(|v| v.addr.is_ipv6())
+}
+
+/// How long start-up waits for an IPv6 link-local address to finish duplicate address
+/// detection (about one second after the link comes up).
+const LINK_LOCAL_WAIT: Duration = Duration::from_secs(5);
+
+/// The advert source: the primary IPv4 address, or the IPv6 link-local address.
+async fn primary_address(
+    inst: &VrrpInstance,
+    iface: &Interface,
+    vips: &[IpAddr],
+    netlink: &Netlink,
+) -> Result<IpAddr> {
+    if !is_v6(inst) {
+        return netlink
+            .primary_ipv4(iface.index, vips)
+            .await
+            .map(IpAddr::V4);
+    }
+    let deadline = tokio::time::Instant::now() + LINK_LOCAL_WAIT;
+    loop {
+        if let Some(ll) = netlink.link_local_ipv6(iface.index).await? {
+            return Ok(IpAddr::V6(ll));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "{} has no usable IPv6 link-local address (IPv6 disabled, or duplicate address \
+                 detection failed); VRRPv3 over IPv6 sends from it",
+                iface.name
+            );
+        }
+        time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 impl Daemon {
@@ -308,7 +346,9 @@ impl Daemon {
         debug!(instance = %r.config.name, flags = ev.flags, priority = ev.peer.priority, latency_us, "XDP event");
         r.fed_ns = r.fed_ns.max(ev.peer.last_seen_ns);
         let at = MonoTime(ev.peer.last_seen_ns);
-        let actions = r.fsm.handle(Event::Advert(peer_advert(&ev.peer)), at);
+        let actions = r
+            .fsm
+            .handle(Event::Advert(peer_advert(&r.key, &ev.peer)), at);
         execute(r, actions, &self.netlink).await;
     }
 
@@ -322,7 +362,7 @@ impl Daemon {
             {
                 r.fed_ns = peer.last_seen_ns;
                 let at = MonoTime(peer.last_seen_ns);
-                let actions = r.fsm.handle(Event::Advert(peer_advert(&peer)), at);
+                let actions = r.fsm.handle(Event::Advert(peer_advert(&r.key, &peer)), at);
                 execute(r, actions, &self.netlink).await;
             }
             if r.fsm.deadline().is_some_and(|d| d <= now) {
@@ -370,13 +410,18 @@ async fn setup_instance(
             warn!(instance = %inst.name, %addr, "removed a virtual address left by an earlier run");
         }
     }
-    let primary = netlink
-        .primary_ipv4(iface.index, &vip_addrs)
+    let primary = primary_address(inst, &iface, &vip_addrs, netlink)
         .await
         .with_context(|| format!("instance {}: interface {}", inst.name, inst.interface))?;
     let socket = AdvertSocket::open(&iface.name, iface.index, primary)?;
     let garp = GarpSocket::open(&iface)?;
-    let key = InstanceKey::new(iface.index, inst.vrid, FAMILY_V4);
+    let na = if vip_addrs.iter().any(IpAddr::is_ipv6) {
+        Some(NaSocket::open(&iface)?)
+    } else {
+        None
+    };
+    let family = if is_v6(inst) { FAMILY_V6 } else { FAMILY_V4 };
+    let key = InstanceKey::new(iface.index, inst.vrid, family);
     let (map_entry, advert) = wire_settings(inst, &vip_addrs)?;
     dataplane.add_instance(key, map_entry)?;
     info!(
@@ -391,6 +436,7 @@ async fn setup_instance(
         iface,
         socket,
         garp,
+        na,
         notifier: Notifier::new(inst),
         vips,
         advert,
@@ -483,23 +529,17 @@ fn wire_settings(
         priority: inst.priority,
         adver_int: inst.advert_int,
         auth,
-        addrs: vip_addrs
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V4(a) => Some(*a),
-                IpAddr::V6(_) => None,
-            })
-            .collect(),
+        addrs: vip_addrs.to_vec(),
     };
     Ok((entry, advert))
 }
 
-fn params_of(inst: &VrrpInstance, primary: Ipv4Addr) -> Params {
+fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
     Params {
         version: inst.version,
         priority: inst.priority,
         advert_int: inst.advert_int,
-        primary_addr: IpAddr::V4(primary),
+        primary_addr: primary,
         wants_master: inst.initial_state == InitialState::Master,
         nopreempt: inst.nopreempt,
         preempt_delay_nanos: inst.preempt_delay.as_nanos() as u64,
@@ -524,14 +564,14 @@ fn tracking_of(config: &Config, inst: &VrrpInstance, states: &[ScriptState]) -> 
     (delta, fault)
 }
 
-fn peer_advert(peer: &PeerState) -> vrrp::Advert {
+fn peer_advert(key: &InstanceKey, peer: &PeerState) -> vrrp::Advert {
+    let [a, b, c, d, ..] = peer.addr;
     vrrp::Advert {
-        from: IpAddr::V4(Ipv4Addr::new(
-            peer.addr[0],
-            peer.addr[1],
-            peer.addr[2],
-            peer.addr[3],
-        )),
+        from: if key.family == FAMILY_V6 {
+            IpAddr::V6(Ipv6Addr::from(peer.addr))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+        },
         priority: peer.priority,
         adver_int: Centiseconds(u32::from(peer.adver_int_cs)),
     }
@@ -551,10 +591,8 @@ async fn execute(r: &mut Running, actions: Vec<Action>, netlink: &Netlink) {
             }
             Action::SendAdvert { priority } => {
                 r.advert.priority = priority;
-                let dst = Ipv4Addr::from(vrrp_common::VRRP_MCAST_V4);
-                let msg = r
-                    .advert
-                    .encode_v4(r.socket.source, dst, V3Checksum::default());
+                let dst = r.socket.group();
+                let msg = r.advert.encode(r.socket.source, dst, V3Checksum::default());
                 if let Err(e) = r.socket.send(&msg, dst) {
                     warn!(instance = %r.config.name, error = %e, "advert not sent");
                 }
@@ -575,11 +613,14 @@ async fn execute(r: &mut Running, actions: Vec<Action>, netlink: &Netlink) {
             }
             Action::SendGarp => {
                 for _ in 0..r.config.garp_master_repeat.max(1) {
-                    for (index, addr, _) in &r.vips {
-                        if let (IpAddr::V4(v4), true) = (addr, *index == r.iface.index)
-                            && let Err(e) = r.garp.send(*v4)
-                        {
-                            warn!(instance = %r.config.name, error = %e, "gratuitous ARP not sent");
+                    for (index, addr, _) in r.vips.iter().filter(|v| v.0 == r.iface.index) {
+                        let sent = match (addr, &r.na) {
+                            (IpAddr::V4(v4), _) => r.garp.send(*v4),
+                            (IpAddr::V6(v6), Some(na)) => na.send(*v6),
+                            (IpAddr::V6(_), None) => Ok(()),
+                        };
+                        if let Err(e) = sent {
+                            warn!(instance = %r.config.name, ifindex = index, error = %e, "gratuitous ARP / unsolicited NA not sent");
                         }
                     }
                 }

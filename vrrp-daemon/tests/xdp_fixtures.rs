@@ -3,10 +3,11 @@
 //! Each fixture states the verdict, which counter moves, and what PEERS / EVENTS must show.
 //! The same frames go through the userspace decoder, which must agree on what is valid.
 //! Needs root (loading BPF); without it the test says so and fails.
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vrrp_common::{
-    AUTH_NONE, AUTH_PASS, FAMILY_V4, InstanceConfig, InstanceKey, PeerEvent, counter, csum, event,
+    AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerEvent, counter,
+    csum, event,
 };
 use vrrp_daemon::{
     dataplane::Dataplane,
@@ -35,7 +36,7 @@ fn v2(priority: u8) -> Advert {
         priority,
         adver_int: Centiseconds::from_secs(1),
         auth: V2Auth::Pass(key8("1234")),
-        addrs: vec![Ipv4Addr::new(10, 0, 0, 100)],
+        addrs: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100))],
     }
 }
 
@@ -46,7 +47,7 @@ fn v3(priority: u8) -> Advert {
         priority,
         adver_int: Centiseconds(10),
         auth: V2Auth::None,
-        addrs: vec![Ipv4Addr::new(10, 0, 0, 101)],
+        addrs: vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 101))],
     }
 }
 
@@ -97,7 +98,45 @@ fn frame(vrrp: &[u8], w: Wrap) -> Vec<u8> {
 }
 
 fn encode(a: &Advert) -> Vec<u8> {
-    a.encode_v4(SRC, MCAST, V3Checksum::PseudoHeader)
+    a.encode(IpAddr::V4(SRC), IpAddr::V4(MCAST), V3Checksum::PseudoHeader)
+}
+
+const SRC6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 2);
+const MCAST6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+const V6_VRID: u8 = 70;
+
+fn v6(priority: u8) -> Advert {
+    Advert {
+        version: 3,
+        vrid: V6_VRID,
+        priority,
+        adver_int: Centiseconds(10),
+        auth: V2Auth::None,
+        addrs: vec![
+            IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x100)),
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100)),
+        ],
+    }
+}
+
+/// An Ethernet + IPv6 frame around a VRRP message.
+fn frame6(vrrp: &[u8], hop_limit: u8, next_header: u8) -> Vec<u8> {
+    let mut f = vec![0x33, 0x33, 0, 0, 0, 0x12, 0x02, 0, 0, 0, 0, 2, 0x86, 0xdd];
+    f.extend([0x60, 0, 0, 0]);
+    f.extend((vrrp.len() as u16).to_be_bytes());
+    f.extend([next_header, hop_limit]);
+    f.extend(SRC6.octets());
+    f.extend(MCAST6.octets());
+    f.extend(vrrp);
+    f
+}
+
+fn encode6(a: &Advert) -> Vec<u8> {
+    a.encode(
+        IpAddr::V6(SRC6),
+        IpAddr::V6(MCAST6),
+        V3Checksum::PseudoHeader,
+    )
 }
 
 struct Fixture {
@@ -295,6 +334,17 @@ fn loaded() -> Dataplane {
     )
     .unwrap();
     dp.add_instance(
+        InstanceKey::new(IFINDEX, V6_VRID, FAMILY_V6),
+        InstanceConfig {
+            version: 3,
+            auth_type: AUTH_NONE,
+            adver_int_secs: 0,
+            _pad: 0,
+            auth_pass: [0; 8],
+        },
+    )
+    .unwrap();
+    dp.add_instance(
         InstanceKey::new(IFINDEX, V3_VRID, FAMILY_V4),
         InstanceConfig {
             version: 3,
@@ -345,7 +395,11 @@ fn userspace_decoder_agrees_with_the_kernel_on_vrrp_validity() {
         }
         let l3 = if f.frame[12] == 0x81 { 18 } else { 14 };
         let ihl = usize::from(f.frame[l3] & 0x0f) * 4;
-        let decoded = packet::decode_v4(&f.frame[l3 + ihl..], SRC, MCAST);
+        let decoded = if f.frame[l3] >> 4 == 6 {
+            packet::decode(&f.frame[l3 + 40..], IpAddr::V6(SRC6), IpAddr::V6(MCAST6))
+        } else {
+            packet::decode(&f.frame[l3 + ihl..], IpAddr::V4(SRC), IpAddr::V4(MCAST))
+        };
         assert_eq!(
             decoded.is_ok(),
             f.counter == Some(counter::ADVERT_RCVD),
@@ -424,14 +478,14 @@ fn v3_records_which_checksum_flavour_the_peer_used() {
         (V3Checksum::MessageOnly, csum::V3_MESSAGE_ONLY),
         (V3Checksum::PseudoHeader, csum::V3_PSEUDO),
     ] {
-        let msg = v3(100).encode_v4(SRC, MCAST, mode);
+        let msg = v3(100).encode(IpAddr::V4(SRC), IpAddr::V4(MCAST), mode);
         dp.test_run(&frame(&msg, PLAIN), IFINDEX).unwrap();
         let peer = dp.peer(&key).unwrap();
         assert_eq!(peer.csum_flavour, flavour);
         assert_eq!(peer.adver_int_cs, 10);
     }
     // keepalived <= 1.3.6 unicast: pseudo-header over 224.0.0.18 while sent to a peer.
-    let msg = v3(100).encode_v4(SRC, MCAST, V3Checksum::PseudoHeader);
+    let msg = v3(100).encode(IpAddr::V4(SRC), IpAddr::V4(MCAST), V3Checksum::PseudoHeader);
     let mut f = frame(&msg, PLAIN);
     let dst_at = 14 + 16;
     f[dst_at..dst_at + 4].copy_from_slice(&[10, 0, 0, 2]);
@@ -443,4 +497,22 @@ fn v3_records_which_checksum_flavour_the_peer_used() {
     f[24..26].copy_from_slice(&sum.to_be_bytes());
     dp.test_run(&f, IFINDEX).unwrap();
     assert_eq!(dp.peer(&key).unwrap().csum_flavour, csum::V3_OLD_UNICAST);
+}
+
+#[test]
+fn ipv6_adverts_are_recorded_with_their_link_local_source() {
+    let mut dp = loaded();
+    let key = InstanceKey::new(IFINDEX, V6_VRID, FAMILY_V6);
+    dp.test_run(&frame6(&encode6(&v6(150)), 255, 112), IFINDEX)
+        .unwrap();
+    let peer = dp.peer(&key).expect("recorded");
+    assert_eq!(peer.addr, SRC6.octets());
+    assert_eq!(peer.priority, 150);
+    assert_eq!(peer.adver_int_cs, 10);
+    assert_eq!(peer.csum_flavour, csum::V3_PSEUDO);
+    // The same VRID over IPv4 is another instance (RFC 5798 §5.2.3).
+    assert!(
+        dp.peer(&InstanceKey::new(IFINDEX, V6_VRID, FAMILY_V4))
+            .is_none()
+    );
 }

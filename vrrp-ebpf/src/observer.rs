@@ -10,8 +10,8 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use vrrp_common::{
-    AUTH_PASS, FAMILY_V4, IPPROTO_VRRP, InstanceConfig, InstanceKey, PeerEvent, PeerState,
-    VRRP_MCAST_V4, VRRP_TTL, counter, csum, event,
+    AUTH_PASS, FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, InstanceConfig, InstanceKey, PeerEvent,
+    PeerState, VRRP_MCAST_V4, VRRP_TTL, counter, csum, event,
 };
 
 /// Instances this host runs, filled by the daemon.
@@ -32,12 +32,13 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 const VRRP_HDR_LEN: usize = 8;
 const V2_AUTH_LEN: usize = 8;
-/// Longest VRRP message in 32-bit words: header, 255 IPv4 addresses, v2 authentication.
-const MAX_VRRP_WORDS: usize = (VRRP_HDR_LEN + 255 * 4 + V2_AUTH_LEN) / 4;
+/// Longest VRRP message in 32-bit words: header and 255 IPv6 addresses.
+const MAX_VRRP_WORDS: usize = (VRRP_HDR_LEN + 255 * 16) / 4;
 const NS_PER_CS: u64 = 10_000_000;
 
 #[xdp]
@@ -90,14 +91,39 @@ fn observe(ctx: &XdpContext) -> Result<u32, ()> {
         ethertype = be16(ctx, 16)?;
         l3 += 4;
     }
-    if ethertype != ETH_P_IP {
-        return Ok(XDP_PASS);
+    // Protocol first: everything that is not VRRP leaves after this load.
+    if ethertype == ETH_P_IP {
+        if load::<u8>(ctx, l3 + 9)? != IPPROTO_VRRP {
+            return Ok(XDP_PASS);
+        }
+        observe_v4(ctx, l3)
+    } else if ethertype == ETH_P_IPV6 {
+        // Next header must be VRRP directly: extension headers are not walked.
+        if load::<u8>(ctx, l3 + 6)? != IPPROTO_VRRP {
+            return Ok(XDP_PASS);
+        }
+        observe_v6(ctx, l3)
+    } else {
+        Ok(XDP_PASS)
     }
-    // Protocol first: everything that is not VRRP leaves here.
-    if load::<u8>(ctx, l3 + 9)? != IPPROTO_VRRP {
-        return Ok(XDP_PASS);
-    }
-    observe_v4(ctx, l3)
+}
+
+/// What the IP layer tells about an advert, whichever the family.
+struct Carrier {
+    family: u8,
+    /// Source address (IPv4 in the first 4 bytes).
+    src: [u8; 16],
+    ttl: u8,
+    /// Offset of the VRRP header in the frame.
+    vrrp: usize,
+    /// VRRP message length according to the IP header.
+    vrrp_len: usize,
+    /// Bytes per virtual address.
+    addr_len: usize,
+    /// One's-complement sum of the pseudo-header with the real destination.
+    pseudo: u64,
+    /// IPv4 only: the pseudo-header sum with 224.0.0.18 as destination.
+    pseudo_old_unicast: u64,
 }
 
 // Each header is read through one bounds-checked pointer, fields at constant offsets from it:
@@ -117,12 +143,68 @@ fn observe_v4(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
         return reject(counter::FRAGMENT_ERR);
     }
     let tot_len = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let ttl = ip[8];
+    if tot_len < ihl || l3 + tot_len > ctx.data_end() - ctx.data() {
+        return reject(counter::PACKET_LEN_ERR);
+    }
+    let vrrp_len = tot_len - ihl;
     let src = [ip[12], ip[13], ip[14], ip[15]];
     let dst = [ip[16], ip[17], ip[18], ip[19]];
+    let base = word_sum(src) + u64::from(IPPROTO_VRRP) + vrrp_len as u64;
+    let mut src16 = [0u8; 16];
+    src16[..4].copy_from_slice(&src);
+    check_and_record(
+        ctx,
+        Carrier {
+            family: FAMILY_V4,
+            src: src16,
+            ttl: ip[8],
+            vrrp: l3 + ihl,
+            vrrp_len,
+            addr_len: 4,
+            pseudo: base + word_sum(dst),
+            pseudo_old_unicast: base + word_sum(VRRP_MCAST_V4),
+        },
+    )
+}
 
-    let vrrp = l3 + ihl;
-    let Ok(hdr) = load::<[u8; VRRP_HDR_LEN]>(ctx, vrrp) else {
+#[inline(always)]
+fn observe_v6(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
+    let ip = load::<[u8; 40]>(ctx, l3)?;
+    if ip[0] >> 4 != 6 {
+        return Ok(XDP_PASS);
+    }
+    let vrrp_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    if l3 + 40 + vrrp_len > ctx.data_end() - ctx.data() {
+        return reject(counter::PACKET_LEN_ERR);
+    }
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&ip[8..24]);
+    let mut pseudo = u64::from(IPPROTO_VRRP) + vrrp_len as u64;
+    let mut i = 8;
+    while i < 40 {
+        pseudo += word_sum([ip[i], ip[i + 1], ip[i + 2], ip[i + 3]]);
+        i += 4;
+    }
+    check_and_record(
+        ctx,
+        Carrier {
+            family: FAMILY_V6,
+            src,
+            ttl: ip[7],
+            vrrp: l3 + 40,
+            vrrp_len,
+            addr_len: 16,
+            pseudo,
+            pseudo_old_unicast: pseudo,
+        },
+    )
+}
+
+/// The VRRP-level checks, in keepalived's order (vrrp_check_packet, KEEPALIVED.md §2.4),
+/// then the peer record.
+#[inline(always)]
+fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
+    let Ok(hdr) = load::<[u8; VRRP_HDR_LEN]>(ctx, ip.vrrp) else {
         return reject(counter::PACKET_LEN_ERR);
     };
     let version_type = hdr[0];
@@ -130,25 +212,19 @@ fn observe_v4(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
     let priority = hdr[2];
     let naddr = usize::from(hdr[3]);
 
-    let ifindex = ctx.ingress_ifindex() as u32;
-    let key = InstanceKey::new(ifindex, vrid, FAMILY_V4);
+    let key = InstanceKey::new(ctx.ingress_ifindex() as u32, vrid, ip.family);
     // SAFETY: the value is plain data; a concurrent update by the daemon can only tear it,
     // which at worst rejects one advert.
     let Some(config) = (unsafe { INSTANCES.get(&key) }) else {
         return reject(counter::UNKNOWN_VRID);
     };
 
-    // Checks in keepalived's order (vrrp_check_packet), KEEPALIVED.md §2.4.
     let version = version_type >> 4;
-    if tot_len < ihl || l3 + tot_len > ctx.data_end() - ctx.data() {
-        return reject(counter::PACKET_LEN_ERR);
-    }
-    let vrrp_len = tot_len - ihl;
     let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
-    if vrrp_len != VRRP_HDR_LEN + naddr * 4 + auth_len {
+    if ip.vrrp_len != VRRP_HDR_LEN + naddr * ip.addr_len + auth_len {
         return reject(counter::PACKET_LEN_ERR);
     }
-    if ttl != VRRP_TTL {
+    if ip.ttl != VRRP_TTL {
         return reject(counter::IP_TTL_ERR);
     }
     if version != config.version {
@@ -160,7 +236,7 @@ fn observe_v4(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
             return reject(counter::AUTH_FAILURE);
         }
         if auth_type == AUTH_PASS {
-            let pass = load::<[u8; 8]>(ctx, vrrp + VRRP_HDR_LEN + naddr * 4)?;
+            let pass = load::<[u8; 8]>(ctx, ip.vrrp + VRRP_HDR_LEN + naddr * ip.addr_len)?;
             if pass != config.auth_pass {
                 return reject(counter::AUTH_FAILURE);
             }
@@ -176,33 +252,28 @@ fn observe_v4(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
         return reject(counter::INVALID_TYPE);
     }
 
-    let message = ones_sum(ctx, vrrp, vrrp_len / 4)?;
+    let message = ones_sum(ctx, ip.vrrp, ip.vrrp_len / 4)?;
     let csum_flavour = if version == 2 {
         if fold(message) != 0xffff {
             return reject(counter::CHECKSUM_ERR);
         }
         csum::V2
+    } else if fold(message + ip.pseudo) == 0xffff {
+        csum::V3_PSEUDO
+    } else if ip.family == FAMILY_V4 && fold(message) == 0xffff {
+        csum::V3_MESSAGE_ONLY
+    } else if ip.family == FAMILY_V4 && fold(message + ip.pseudo_old_unicast) == 0xffff {
+        csum::V3_OLD_UNICAST
     } else {
-        let pseudo = word_sum(src) + u64::from(IPPROTO_VRRP) + vrrp_len as u64;
-        if fold(message + pseudo + word_sum(dst)) == 0xffff {
-            csum::V3_PSEUDO
-        } else if fold(message) == 0xffff {
-            csum::V3_MESSAGE_ONLY
-        } else if fold(message + pseudo + word_sum(VRRP_MCAST_V4)) == 0xffff {
-            csum::V3_OLD_UNICAST
-        } else {
-            return reject(counter::CHECKSUM_ERR);
-        }
+        return reject(counter::CHECKSUM_ERR);
     };
 
-    let mut addr = [0u8; 16];
-    addr[..4].copy_from_slice(&src);
     record(
         key,
         PeerState {
             last_seen_ns: 0,
             adverts: 0,
-            addr,
+            addr: ip.src,
             adver_int_cs,
             priority,
             version,

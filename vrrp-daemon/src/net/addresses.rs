@@ -1,12 +1,12 @@
 //! Interface lookup and virtual-address add/remove through rtnetlink.
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use futures::TryStreamExt as _;
 use rtnetlink::{
     Handle,
     packet_route::{
-        address::{AddressAttribute, AddressMessage},
+        address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
         link::LinkAttribute,
     },
 };
@@ -90,6 +90,25 @@ impl Netlink {
         bail!("the interface has no IPv4 address of its own to send adverts from; add one")
     }
 
+    /// The interface's usable IPv6 link-local address: the VRRPv3-over-IPv6 advert source
+    /// (RFC 5798 §5.1.2.1) and tie-breaker. `None` while it is missing or still tentative
+    /// (duplicate address detection runs for about a second after the link comes up).
+    pub async fn link_local_ipv6(&self, index: u32) -> Result<Option<Ipv6Addr>> {
+        for msg in self.addresses(index).await? {
+            let tentative = msg.attributes.iter().any(|a| {
+                matches!(a, AddressAttribute::Flags(f)
+                    if f.intersects(AddressFlags::Tentative | AddressFlags::Dadfailed))
+            });
+            if let Some(IpAddr::V6(a)) = address_of(&msg)
+                && a.segments()[0] & 0xffc0 == 0xfe80
+                && !tentative
+            {
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether `addr` is configured on the interface.
     pub async fn has_address(&self, index: u32, addr: IpAddr) -> Result<bool> {
         Ok(self
@@ -99,12 +118,17 @@ impl Netlink {
             .any(|m| address_of(m) == Some(addr)))
     }
 
-    /// Add `addr/prefix_len` (already present is fine).
+    /// Add `addr/prefix_len` (already present is fine). IPv6 addresses skip duplicate
+    /// address detection, as keepalived adds them: a VIP must answer at once.
     pub async fn add_address(&self, index: u32, addr: IpAddr, prefix_len: u8) -> Result<()> {
-        self.handle
-            .address()
-            .add(index, addr, prefix_len)
-            .replace()
+        let mut request = self.handle.address().add(index, addr, prefix_len).replace();
+        if addr.is_ipv6() {
+            let msg = request.message_mut();
+            msg.header.flags |= AddressHeaderFlags::Nodad;
+            msg.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        request
             .execute()
             .await
             .with_context(|| format!("adding {addr}/{prefix_len}"))

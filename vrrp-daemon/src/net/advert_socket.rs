@@ -1,27 +1,36 @@
-//! The raw IPv4 socket adverts are sent from.
+//! The raw socket adverts are sent from, IPv4 or IPv6.
 //!
 //! Receiving is XDP's job, so this socket never queues what it receives: a classic BPF filter
 //! that accepts nothing is attached. Its mere existence still matters: a raw socket for
 //! protocol 112 stops the kernel from answering unicast adverts with ICMP
-//! protocol-unreachable, and joining 224.0.0.18 makes real NICs deliver the group.
-use std::net::{Ipv4Addr, SocketAddrV4};
+//! protocol-unreachable, and joining 224.0.0.18 / ff02::12 makes real NICs deliver the group.
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use anyhow::{Context as _, Result};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, SockFilter, Socket, Type};
 use vrrp_common::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_TTL};
 
+/// The VRRP group for IPv6 (RFC 5798 §5.1.2.2).
+pub const VRRP_MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
 /// A bound, configured advert socket for one interface.
 pub struct AdvertSocket {
     socket: Socket,
+    ifindex: u32,
     /// The source address the kernel puts on every advert.
-    pub source: Ipv4Addr,
+    pub source: IpAddr,
 }
 
 impl AdvertSocket {
-    /// Open the socket on `ifname` / `ifindex`, sending from `source` with TTL 255.
-    pub fn open(ifname: &str, ifindex: u32, source: Ipv4Addr) -> Result<Self> {
+    /// Open the socket on `ifname` / `ifindex`, sending from `source` with TTL / hop limit 255.
+    pub fn open(ifname: &str, ifindex: u32, source: IpAddr) -> Result<Self> {
+        let domain = if source.is_ipv6() {
+            Domain::IPV6
+        } else {
+            Domain::IPV4
+        };
         let socket = Socket::new(
-            Domain::IPV4,
+            domain,
             Type::RAW,
             Some(Protocol::from(i32::from(IPPROTO_VRRP))),
         )
@@ -29,19 +38,35 @@ impl AdvertSocket {
         socket
             .bind_device(Some(ifname.as_bytes()))
             .with_context(|| format!("binding the advert socket to {ifname}"))?;
-        socket
-            .bind(&SockAddr::from(SocketAddrV4::new(source, 0)))
-            .with_context(|| format!("binding the advert socket to {source}"))?;
-        socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
-        socket.set_ttl_v4(u32::from(VRRP_TTL))?;
-        socket.set_multicast_loop_v4(false)?;
-        socket.set_multicast_if_v4(&source)?;
-        socket
-            .join_multicast_v4_n(
-                &Ipv4Addr::from(VRRP_MCAST_V4),
-                &InterfaceIndexOrAddress::Index(ifindex),
-            )
-            .context("joining 224.0.0.18")?;
+        match source {
+            IpAddr::V4(src) => {
+                socket
+                    .bind(&SockAddr::from(SocketAddrV4::new(src, 0)))
+                    .with_context(|| format!("binding the advert socket to {src}"))?;
+                socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
+                socket.set_ttl_v4(u32::from(VRRP_TTL))?;
+                socket.set_multicast_loop_v4(false)?;
+                socket.set_multicast_if_v4(&src)?;
+                socket
+                    .join_multicast_v4_n(
+                        &Ipv4Addr::from(VRRP_MCAST_V4),
+                        &InterfaceIndexOrAddress::Index(ifindex),
+                    )
+                    .context("joining 224.0.0.18")?;
+            }
+            IpAddr::V6(src) => {
+                socket
+                    .bind(&SockAddr::from(SocketAddrV6::new(src, 0, 0, ifindex)))
+                    .with_context(|| format!("binding the advert socket to {src}%{ifname}"))?;
+                socket.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
+                socket.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                socket.set_multicast_loop_v6(false)?;
+                socket.set_multicast_if_v6(ifindex)?;
+                socket
+                    .join_multicast_v6(&VRRP_MCAST_V6, ifindex)
+                    .context("joining ff02::12")?;
+            }
+        }
         // `ret #0`: accept no packet into this socket's queue.
         let reject_all = [SockFilter::new(
             (libc::BPF_RET | libc::BPF_K) as u16,
@@ -53,13 +78,29 @@ impl AdvertSocket {
             .attach_filter(&reject_all)
             .context("attaching the receive filter")?;
         socket.set_nonblocking(true)?;
-        Ok(Self { socket, source })
+        Ok(Self {
+            socket,
+            ifindex,
+            source,
+        })
     }
 
-    /// Send one VRRP message (the kernel adds the IPv4 header) to `dst`.
-    pub fn send(&self, message: &[u8], dst: Ipv4Addr) -> Result<()> {
+    /// The multicast group adverts of this family go to.
+    pub fn group(&self) -> IpAddr {
+        match self.source {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(VRRP_MCAST_V4)),
+            IpAddr::V6(_) => IpAddr::V6(VRRP_MCAST_V6),
+        }
+    }
+
+    /// Send one VRRP message (the kernel adds the IP header) to `dst`.
+    pub fn send(&self, message: &[u8], dst: IpAddr) -> Result<()> {
+        let to = match dst {
+            IpAddr::V4(d) => SocketAddr::V4(SocketAddrV4::new(d, 0)),
+            IpAddr::V6(d) => SocketAddr::V6(SocketAddrV6::new(d, 0, 0, self.ifindex)),
+        };
         self.socket
-            .send_to(message, &SockAddr::from(SocketAddrV4::new(dst, 0)))
+            .send_to(message, &SockAddr::from(to))
             .with_context(|| format!("sending an advert to {dst}"))?;
         Ok(())
     }

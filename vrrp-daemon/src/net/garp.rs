@@ -1,13 +1,18 @@
-//! Gratuitous ARP on an AF_PACKET socket, as keepalived sends it (vrrp_arp.c).
+//! Announcing a new owner of the virtual addresses: gratuitous ARP on an AF_PACKET socket as
+//! keepalived sends it (vrrp_arp.c), and unsolicited neighbour advertisements for IPv6.
 use std::{
     io, mem,
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr, SocketAddrV6},
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
 };
 
 use anyhow::{Context as _, Result};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::{net::Interface, packet::gratuitous_arp};
+use crate::{
+    net::Interface,
+    packet::{gratuitous_arp, unsolicited_na},
+};
 
 /// A send-only packet socket on one interface.
 pub struct GarpSocket {
@@ -57,6 +62,45 @@ impl GarpSocket {
         if rc < 0 {
             return Err(io::Error::last_os_error()).context("sending a gratuitous ARP");
         }
+        Ok(())
+    }
+}
+
+/// A send-only ICMPv6 socket for unsolicited neighbour advertisements on one interface.
+pub struct NaSocket {
+    socket: Socket,
+    ifindex: u32,
+    mac: [u8; 6],
+}
+
+/// All-nodes: where unsolicited advertisements go (RFC 4861 §7.2.6).
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+
+impl NaSocket {
+    /// Open the socket; hop limit 255 as neighbour discovery requires.
+    pub fn open(iface: &Interface) -> Result<Self> {
+        let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
+            .context("opening an ICMPv6 socket for neighbour advertisements")?;
+        socket.bind_device(Some(iface.name.as_bytes()))?;
+        socket.set_multicast_hops_v6(255)?;
+        socket.set_unicast_hops_v6(255)?;
+        socket.set_multicast_if_v6(iface.index)?;
+        socket.set_multicast_loop_v6(false)?;
+        socket.set_nonblocking(true)?;
+        Ok(Self {
+            socket,
+            ifindex: iface.index,
+            mac: iface.mac,
+        })
+    }
+
+    /// Send one unsolicited NA for `vip` to all nodes.
+    pub fn send(&self, vip: Ipv6Addr) -> Result<()> {
+        let message = unsolicited_na(self.mac, vip);
+        let to = SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, self.ifindex));
+        self.socket
+            .send_to(&message, &to)
+            .context("sending an unsolicited neighbour advertisement")?;
         Ok(())
     }
 }

@@ -6,4 +6,4 @@ pub mod garp;
 
 pub use addresses::{Interface, Netlink};
 pub use advert_socket::AdvertSocket;
-pub use garp::GarpSocket;
+pub use garp::{GarpSocket, NaSocket};

@@ -18,7 +18,7 @@
 //! |          v2 only: Authentication Data (8 bytes)               |
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use thiserror::Error;
 use vrrp_common::{IPPROTO_VRRP, VRRP_MCAST_V4, csum};
@@ -39,7 +39,7 @@ pub enum V2Auth {
     Pass([u8; 8]),
 }
 
-/// A VRRP advertisement, version 2 or 3, IPv4.
+/// A VRRP advertisement: version 2 (IPv4) or 3 (IPv4 or IPv6).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Advert {
     /// 2 or 3.
@@ -52,8 +52,8 @@ pub struct Advert {
     pub adver_int: Centiseconds,
     /// VRRPv2 authentication (ignored for v3).
     pub auth: V2Auth,
-    /// The virtual addresses.
-    pub addrs: Vec<Ipv4Addr>,
+    /// The virtual addresses, all of one family (the packet's).
+    pub addrs: Vec<IpAddr>,
 }
 
 /// Which checksum form to transmit for VRRPv3 over IPv4 (KEEPALIVED.md §2.5).
@@ -86,7 +86,13 @@ pub enum DecodeError {
 impl Advert {
     /// Length of the encoded message.
     pub fn len(&self) -> usize {
-        HEADER_LEN + self.addrs.len() * 4 + if self.version == 2 { V2_AUTH_LEN } else { 0 }
+        let addr_len = match self.addrs.first() {
+            Some(IpAddr::V6(_)) => 16,
+            _ => 4,
+        };
+        HEADER_LEN
+            + self.addrs.len().min(255) * addr_len
+            + if self.version == 2 { V2_AUTH_LEN } else { 0 }
     }
 
     /// Never true: an advert always has a header.
@@ -94,11 +100,12 @@ impl Advert {
         false
     }
 
-    /// Encode the VRRP message (the payload of the IPv4 packet) with its checksum.
+    /// Encode the VRRP message (the payload of the IP packet) with its checksum.
     ///
-    /// `src`/`dst` are the IPv4 addresses the packet will carry; they enter the VRRPv3
-    /// pseudo-header checksum.
-    pub fn encode_v4(&self, src: Ipv4Addr, dst: Ipv4Addr, v3_csum: V3Checksum) -> Vec<u8> {
+    /// `src`/`dst` are the addresses the packet will carry; they enter the VRRPv3
+    /// pseudo-header checksum (always for IPv6, RFC 5798 §5.2.8; for IPv4 unless
+    /// `v3_csum` says message-only).
+    pub fn encode(&self, src: IpAddr, dst: IpAddr, v3_csum: V3Checksum) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len());
         out.push((self.version << 4) | 1);
         out.push(self.vrid);
@@ -114,15 +121,24 @@ impl Advert {
         }
         out.extend_from_slice(&[0, 0]);
         for addr in self.addrs.iter().take(255) {
-            out.extend_from_slice(&addr.octets());
+            match addr {
+                IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+            }
         }
         if self.version == 2 {
             out.extend_from_slice(&self.auth_parts().1);
         }
-        let sum = if self.version == 3 && v3_csum == V3Checksum::PseudoHeader {
-            checksum(&out, pseudo_header_sum(src, dst, out.len()))
-        } else {
-            checksum(&out, 0)
+        let sum = match (src, dst) {
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                checksum(&out, pseudo_header_sum_v6(src, dst, out.len()))
+            }
+            (IpAddr::V4(src), IpAddr::V4(dst))
+                if self.version == 3 && v3_csum == V3Checksum::PseudoHeader =>
+            {
+                checksum(&out, pseudo_header_sum(src, dst, out.len()))
+            }
+            _ => checksum(&out, 0),
         };
         out[6..8].copy_from_slice(&sum.to_be_bytes());
         out
@@ -136,49 +152,46 @@ impl Advert {
     }
 }
 
-/// Decode and verify the VRRP message of an IPv4 packet from `src` to `dst`.
+/// Decode and verify the VRRP message of an IP packet from `src` to `dst`.
 ///
 /// Returns the advert and the checksum form it used (one of [`vrrp_common::csum`]).
-pub fn decode_v4(msg: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(Advert, u8), DecodeError> {
+pub fn decode(msg: &[u8], src: IpAddr, dst: IpAddr) -> Result<(Advert, u8), DecodeError> {
     if msg.len() < HEADER_LEN {
         return Err(DecodeError::Length);
     }
     let version = msg[0] >> 4;
     let kind = msg[0] & 0x0f;
     let count = usize::from(msg[3]);
-    let auth_len = match version {
-        2 => V2_AUTH_LEN,
-        3 => 0,
-        v => return Err(DecodeError::Version(v)),
+    let v6 = src.is_ipv6();
+    let addr_len = if v6 { 16 } else { 4 };
+    let auth_len = match (version, v6) {
+        (2, false) => V2_AUTH_LEN,
+        (3, _) => 0,
+        (v, _) => return Err(DecodeError::Version(v)),
     };
-    if msg.len() != HEADER_LEN + count * 4 + auth_len {
+    if msg.len() != HEADER_LEN + count * addr_len + auth_len {
         return Err(DecodeError::Length);
     }
     if kind != 1 {
         return Err(DecodeError::Type(kind));
     }
-    let flavour = if version == 2 {
-        if checksum(msg, 0) != 0 {
-            return Err(DecodeError::Checksum);
+    let flavour = match (src, dst) {
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            if checksum(msg, pseudo_header_sum_v6(s, d, msg.len())) != 0 {
+                return Err(DecodeError::Checksum);
+            }
+            csum::V3_PSEUDO
         }
-        csum::V2
-    } else if checksum(msg, pseudo_header_sum(src, dst, msg.len())) == 0 {
-        csum::V3_PSEUDO
-    } else if checksum(msg, 0) == 0 {
-        csum::V3_MESSAGE_ONLY
-    } else if checksum(
-        msg,
-        pseudo_header_sum(src, Ipv4Addr::from(VRRP_MCAST_V4), msg.len()),
-    ) == 0
-    {
-        csum::V3_OLD_UNICAST
-    } else {
-        return Err(DecodeError::Checksum);
+        (IpAddr::V4(s), IpAddr::V4(d)) => v4_flavour(msg, version, s, d)?,
+        _ => return Err(DecodeError::Checksum),
     };
-    let addrs_end = HEADER_LEN + count * 4;
+    let addrs_end = HEADER_LEN + count * addr_len;
     let addrs = msg[HEADER_LEN..addrs_end]
-        .chunks_exact(4)
-        .map(|c| Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+        .chunks_exact(addr_len)
+        .map(|c| match <[u8; 16]>::try_from(c) {
+            Ok(b) => IpAddr::V6(Ipv6Addr::from(b)),
+            Err(_) => IpAddr::V4(Ipv4Addr::new(c[0], c[1], c[2], c[3])),
+        })
         .collect();
     let (adver_int, auth) = if version == 2 {
         let mut key = [0u8; 8];
@@ -206,6 +219,31 @@ pub fn decode_v4(msg: &[u8], src: Ipv4Addr, dst: Ipv4Addr) -> Result<(Advert, u8
     ))
 }
 
+/// Which IPv4 checksum form verifies (KEEPALIVED.md §2.5), if any.
+fn v4_flavour(msg: &[u8], version: u8, src: Ipv4Addr, dst: Ipv4Addr) -> Result<u8, DecodeError> {
+    let len = msg.len();
+    if version == 2 {
+        return if checksum(msg, 0) == 0 {
+            Ok(csum::V2)
+        } else {
+            Err(DecodeError::Checksum)
+        };
+    }
+    if checksum(msg, pseudo_header_sum(src, dst, len)) == 0 {
+        Ok(csum::V3_PSEUDO)
+    } else if checksum(msg, 0) == 0 {
+        Ok(csum::V3_MESSAGE_ONLY)
+    } else if checksum(
+        msg,
+        pseudo_header_sum(src, Ipv4Addr::from(VRRP_MCAST_V4), len),
+    ) == 0
+    {
+        Ok(csum::V3_OLD_UNICAST)
+    } else {
+        Err(DecodeError::Checksum)
+    }
+}
+
 /// One's-complement sum of the IPv4 pseudo-header {src, dst, 0, 112, length}.
 pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> u32 {
     let words = |a: Ipv4Addr| {
@@ -213,6 +251,14 @@ pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> u32 {
         u32::from(u16::from_be_bytes([o[0], o[1]])) + u32::from(u16::from_be_bytes([o[2], o[3]]))
     };
     words(src) + words(dst) + u32::from(IPPROTO_VRRP) + u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// One's-complement sum of the IPv6 pseudo-header {src, dst, length, 0, 112} (RFC 8200
+/// §8.1).
+pub fn pseudo_header_sum_v6(src: Ipv6Addr, dst: Ipv6Addr, len: usize) -> u32 {
+    let words = |a: Ipv6Addr| a.segments().iter().map(|w| u32::from(*w)).sum::<u32>();
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    words(src) + words(dst) + (len >> 16) + (len & 0xffff) + u32::from(IPPROTO_VRRP)
 }
 
 /// RFC 1071 Internet checksum of `data` with an initial partial sum.
@@ -250,6 +296,21 @@ pub fn gratuitous_arp(mac: [u8; 6], vip: Ipv4Addr) -> [u8; 42] {
     f[32..38].copy_from_slice(&[0xff; 6]);
     f[38..42].copy_from_slice(&vip.octets());
     f
+}
+
+/// An unsolicited neighbour advertisement for `target` (RFC 4861 §7.2.6), the IPv6
+/// counterpart of the gratuitous ARP: the ICMPv6 message with the Override flag and the
+/// target link-layer address option. The checksum is left 0 for the kernel to fill in
+/// (raw ICMPv6 sockets always do).
+pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr) -> [u8; 32] {
+    let mut m = [0u8; 32];
+    m[0] = 136; // neighbour advertisement
+    m[4] = 0x20; // Override; not Solicited; Router is left to the kernel's forwarding view
+    m[8..24].copy_from_slice(&target.octets());
+    m[24] = 2; // target link-layer address
+    m[25] = 1; // in units of 8 bytes
+    m[26..32].copy_from_slice(&mac);
+    m
 }
 
 #[cfg(test)]
