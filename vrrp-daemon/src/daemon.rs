@@ -29,7 +29,11 @@ use crate::{
     net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink},
     notify::Notifier,
     packet::{self, V2Auth, V3Checksum},
-    track::{self, ScriptState, runner},
+    track::{
+        self, ScriptState,
+        identity::{self, RunAs},
+        runner,
+    },
     units::{Centiseconds, MonoTime},
     util::mono_now,
     vrrp::{self, Action, Event, Instance, Params},
@@ -192,6 +196,13 @@ impl Daemon {
     async fn apply(&mut self, config: Config) -> Result<()> {
         let now = mono_now();
         // 1. Prepare everything that can fail before changing anything.
+        let notify_as = identity::resolve(None, config.global.script_user.as_deref())?;
+        let mut script_as = Vec::new();
+        for s in &config.scripts {
+            let run_as = identity::resolve(s.user.as_deref(), config.global.script_user.as_deref())
+                .map_err(|e| anyhow::anyhow!("vrrp_script {}: {e}", s.name))?;
+            script_as.push(run_as);
+        }
         let mut fresh = Vec::new();
         for inst in &config.instances {
             if !self
@@ -204,7 +215,9 @@ impl Daemon {
                     info!(interface = %inst.interface, ?mode, "XDP advert observer attached");
                     self.attached.push(inst.interface.clone());
                 }
-                fresh.push(setup_instance(inst, &self.netlink, &mut self.dataplane).await?);
+                fresh.push(
+                    setup_instance(inst, notify_as, &self.netlink, &mut self.dataplane).await?,
+                );
             }
         }
         // 2. Removed instances resign and release their addresses.
@@ -232,7 +245,9 @@ impl Daemon {
             else {
                 continue;
             };
-            if let Err(e) = reconfigure(&mut r, new, &self.netlink, &mut self.dataplane).await {
+            if let Err(e) =
+                reconfigure(&mut r, new, notify_as, &self.netlink, &mut self.dataplane).await
+            {
                 error!(instance = %new.name, error = %format!("{e:#}"), "reload of this instance failed; it keeps its old settings");
             }
             self.running.push(r);
@@ -241,7 +256,7 @@ impl Daemon {
         for task in self.scripts.tasks.drain(..) {
             task.abort();
         }
-        let states = config
+        let mut states: Vec<ScriptState> = config
             .scripts
             .iter()
             .map(|s| {
@@ -252,18 +267,27 @@ impl Daemon {
             })
             .collect();
         let (tx, rx) = mpsc::channel(64);
-        let tasks = config
-            .scripts
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                config
-                    .instances
-                    .iter()
-                    .any(|i| i.track_scripts.iter().any(|t| t.name == s.name))
-            })
-            .map(|(index, s)| runner::spawn(index, s.clone(), tx.clone()))
-            .collect();
+        let mut tasks = Vec::new();
+        for (index, s) in config.scripts.iter().enumerate() {
+            let used = config
+                .instances
+                .iter()
+                .any(|i| i.track_scripts.iter().any(|t| t.name == s.name));
+            if !used {
+                continue;
+            }
+            if let Some(why) = refuse_script(&config, s, script_as[index]) {
+                error!(script = %s.name, "SECURITY: vrrp_script refused, it counts as failed: {why}");
+                states[index] = ScriptState::refused(s);
+                continue;
+            }
+            tasks.push(runner::spawn(
+                index,
+                s.clone(),
+                script_as[index],
+                tx.clone(),
+            ));
+        }
         self.scripts = Scripts {
             states,
             tasks,
@@ -395,9 +419,27 @@ impl Daemon {
     }
 }
 
+/// With `enable_script_security`, why a script must not run as root, if it must not.
+fn refuse_script(config: &Config, script: &config::VrrpScript, run_as: RunAs) -> Option<String> {
+    if run_as.uid != 0 {
+        return None;
+    }
+    let argv = crate::util::split_command(&script.script);
+    let program = argv.first()?;
+    if !config.global.enable_script_security {
+        debug!(script = %script.name, "running as root (no script_user, no keepalived_script user)");
+        return None;
+    }
+    match identity::executable(program) {
+        Some(path) => identity::insecure_component(&path),
+        None => Some(format!("{program} not found on PATH")),
+    }
+}
+
 /// Resolve the addresses, sockets and map entry of an instance and build its state machine.
 async fn setup_instance(
     inst: &VrrpInstance,
+    notify_as: RunAs,
     netlink: &Netlink,
     dataplane: &mut Dataplane,
 ) -> Result<Running> {
@@ -437,7 +479,7 @@ async fn setup_instance(
         socket,
         garp,
         na,
-        notifier: Notifier::new(inst),
+        notifier: Notifier::new(inst, notify_as),
         vips,
         advert,
         fed_ns: 0,
@@ -448,6 +490,7 @@ async fn setup_instance(
 async fn reconfigure(
     r: &mut Running,
     new: &VrrpInstance,
+    notify_as: RunAs,
     netlink: &Netlink,
     dataplane: &mut Dataplane,
 ) -> Result<()> {
@@ -471,7 +514,7 @@ async fn reconfigure(
         .collect();
     r.vips = vips;
     r.advert = advert;
-    r.notifier = Notifier::new(new);
+    r.notifier = Notifier::new(new, notify_as);
     r.config = new.clone();
     let primary = r.socket.source;
     let actions = r.fsm.reconfigure(params_of(new, primary), mono_now());

@@ -9,7 +9,7 @@ use std::{process::Stdio, time::Duration};
 use tokio::{process::Command, sync::mpsc, time};
 use tracing::warn;
 
-use crate::{config::VrrpInstance, util::split_command, vrrp::State};
+use crate::{config::VrrpInstance, track::identity::RunAs, util::split_command, vrrp::State};
 
 /// Longest a notify script may run before it is killed.
 pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,13 +32,13 @@ struct Scripts {
 }
 
 impl Notifier {
-    /// Start the worker for `instance`.
-    pub fn new(instance: &VrrpInstance) -> Self {
+    /// Start the worker for `instance`; scripts run as `run_as`.
+    pub fn new(instance: &VrrpInstance, run_as: RunAs) -> Self {
         let (queue, mut rx) = mpsc::unbounded_channel::<Vec<Vec<String>>>();
         let worker = tokio::spawn(async move {
             while let Some(batch) = rx.recv().await {
                 for argv in batch {
-                    run(argv).await;
+                    run(argv, run_as).await;
                 }
             }
         });
@@ -102,7 +102,7 @@ impl Notifier {
     }
 }
 
-async fn run(argv: Vec<String>) {
+async fn run(argv: Vec<String>, run_as: RunAs) {
     let Some((program, args)) = argv.split_first() else {
         return;
     };
@@ -110,6 +110,8 @@ async fn run(argv: Vec<String>) {
         .args(args)
         .stdin(Stdio::null())
         .process_group(0)
+        .uid(run_as.uid)
+        .gid(run_as.gid)
         .kill_on_drop(true)
         .spawn();
     match child {

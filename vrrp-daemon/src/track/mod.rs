@@ -4,6 +4,7 @@
 //! A script's status only changes after `rise` consecutive successes or `fall` consecutive
 //! failures, as in keepalived; how a status moves an instance's priority is
 //! [`priority_effect`].
+pub mod identity;
 pub mod runner;
 
 use crate::config::{TrackScript, VrrpScript};
@@ -41,6 +42,15 @@ impl ScriptState {
                 Status::Init
             },
             streak: 0,
+        }
+    }
+
+    /// A script that will never run (refused by `enable_script_security`): permanently
+    /// failed, so its weight applies and a weight-0 script holds the instance in FAULT.
+    pub fn refused(script: &VrrpScript) -> Self {
+        Self {
+            status: Status::Failed,
+            ..Self::new(script)
         }
     }
 

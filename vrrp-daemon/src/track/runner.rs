@@ -9,7 +9,7 @@ use std::{process::Stdio, time::Duration};
 use tokio::{process::Command, sync::mpsc, time};
 use tracing::{debug, warn};
 
-use crate::{config::VrrpScript, util::split_command};
+use crate::{config::VrrpScript, track::identity::RunAs, util::split_command};
 
 /// One finished run.
 #[derive(Clone, Debug)]
@@ -28,6 +28,7 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 pub fn spawn(
     index: usize,
     script: VrrpScript,
+    run_as: RunAs,
     results: mpsc::Sender<RunResult>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -35,7 +36,7 @@ pub fn spawn(
         ticker.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let success = run_once(&script).await;
+            let success = run_once(&script, run_as).await;
             if results
                 .send(RunResult {
                     script: index,
@@ -51,7 +52,7 @@ pub fn spawn(
 }
 
 /// Run the script once; `true` on exit status 0 within the timeout.
-pub async fn run_once(script: &VrrpScript) -> bool {
+pub async fn run_once(script: &VrrpScript, run_as: RunAs) -> bool {
     let argv = split_command(&script.script);
     let Some((program, args)) = argv.split_first() else {
         return false;
@@ -62,6 +63,8 @@ pub async fn run_once(script: &VrrpScript) -> bool {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
+        .uid(run_as.uid)
+        .gid(run_as.gid)
         .kill_on_drop(true)
         .spawn()
     {

@@ -405,6 +405,11 @@ impl Instance {
             self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
             return;
         }
+        if adv.priority == 255 && self.priority == 255 && adv.from != self.params.primary_addr {
+            // Two address owners (keepalived vrrp_state_master_rx): one must give way, so
+            // this one steps down to 254 and yields to the other's 255 below.
+            self.priority = 254;
+        }
         let higher = adv.priority > self.priority
             || (adv.priority == self.priority && addr_greater(adv.from, self.params.primary_addr));
         if higher {

@@ -516,3 +516,55 @@ fn reconfigure_keeps_a_backup_listening_and_tracking_applies_to_the_new_base() {
     assert_eq!(i.priority(), 85);
     assert_eq!(i.deadline(), Some(due));
 }
+
+#[test]
+fn two_address_owners_meeting_one_steps_down_to_254() {
+    let mut p = params(2, 255, Centiseconds(100));
+    p.wants_master = true;
+    let mut i = Instance::new(p);
+    i.handle(Event::Startup, t(0));
+    assert_eq!(i.state(), State::Master);
+    i.handle(advert(PEER, 255, Centiseconds(100)), t(SEC));
+    assert_eq!(i.state(), State::Backup);
+    assert_eq!(i.priority(), 254);
+}
+
+/// Takeover time after the master's last advert, to the nanosecond, for a grid of versions,
+/// priorities and intervals: `3 × interval + skew` with keepalived's v2 / v3 skew.
+#[test]
+fn takeover_timing_matches_the_formulas_table() {
+    // (version, priority, advert_int cs, expected master-down ns)
+    let table: &[(u8, u8, u32, u64)] = &[
+        (2, 1, 100, 3 * SEC + 255 * SEC / 256),
+        (2, 90, 100, 3 * SEC + 166 * SEC / 256),
+        (2, 100, 300, 9 * SEC + 156 * SEC / 256),
+        (2, 254, 100, 3 * SEC + 2 * SEC / 256),
+        (3, 1, 1, 30 * MS + 255 * 10 * MS / 256),
+        (3, 90, 5, 150 * MS + 166 * 50 * MS / 256),
+        (3, 100, 10, 300 * MS + 156 * 100 * MS / 256),
+        (3, 200, 100, 3 * SEC + 56 * SEC / 256),
+        (3, 254, 4095, 3 * 40_950 * MS + 2 * 40_950 * MS / 256),
+    ];
+    for &(version, priority, cs, down) in table {
+        let mut i = started(params(version, priority, Centiseconds(cs)));
+        let last_advert = t(7 * SEC);
+        // The master (priority 255 is above everyone) advertises our own interval.
+        i.handle(advert(PEER_HIGH_ADDR, 255, Centiseconds(cs)), last_advert);
+        assert_eq!(
+            i.deadline(),
+            Some(last_advert.add_nanos(down)),
+            "v{version} priority {priority} interval {cs} cs"
+        );
+        assert!(!became_master(
+            &i.handle(Event::Timer, last_advert.add_nanos(down - 1))
+        ));
+        assert!(became_master(
+            &i.handle(Event::Timer, last_advert.add_nanos(down))
+        ));
+        // Priority 0 instead: skew only.
+        let mut j = started(params(version, priority, Centiseconds(cs)));
+        j.handle(advert(PEER_HIGH_ADDR, 0, Centiseconds(cs)), last_advert);
+        let skew = down - 3 * Centiseconds(cs).as_nanos();
+        assert_eq!(j.deadline(), Some(last_advert.add_nanos(skew)));
+    }
+}
