@@ -32,6 +32,9 @@ pub mod maps {
     pub const EVENTS: &str = "EVENTS";
     /// `PerCpuArray<u64>` indexed by [`crate::counter`]: why packets were dropped.
     pub const COUNTERS: &str = "COUNTERS";
+    /// `HashMap<UnicastPeerKey, TtlBounds>`: the configured `unicast_peer`s of each
+    /// instance, with their TTL bounds.
+    pub const UNICAST_PEERS: &str = "UNICAST_PEERS";
 }
 
 /// Name of the XDP program inside the object.
@@ -76,10 +79,43 @@ pub struct InstanceConfig {
     pub auth_type: u8,
     /// VRRPv2 only: the configured advert interval in seconds; RFC 3768 §7.1 drops others.
     pub adver_int_secs: u8,
-    /// Explicit padding; always zero.
-    pub _pad: u8,
+    /// Bit set of [`instance_flags`].
+    pub flags: u8,
     /// VRRPv2 PASS key, zero-padded to 8 bytes as on the wire.
     pub auth_pass: [u8; 8],
+}
+
+/// Bits of [`InstanceConfig::flags`].
+pub mod instance_flags {
+    /// The instance talks unicast (`unicast_peer`): adverts must come to a unicast address,
+    /// and the TTL-255 rule is replaced by the peers' optional `min_ttl` / `max_ttl`.
+    pub const UNICAST: u8 = 1 << 0;
+    /// `check_unicast_src`: drop unicast adverts whose source is not a configured peer.
+    pub const CHECK_UNICAST_SRC: u8 = 1 << 1;
+}
+
+/// Key of the `UNICAST_PEERS` map: a peer address of an instance.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct UnicastPeerKey {
+    /// The instance.
+    pub instance: InstanceKey,
+    /// The peer's address; IPv4 uses the first 4 bytes.
+    pub addr: [u8; 16],
+}
+
+/// TTL / hop-limit bounds a unicast peer's adverts must respect (`min_ttl`, `max_ttl`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct TtlBounds {
+    /// Lowest accepted TTL (0 = no bound).
+    pub min_ttl: u8,
+    /// Highest accepted TTL (255 = no bound).
+    pub max_ttl: u8,
+    /// Explicit padding; always zero.
+    pub _pad: [u8; 2],
 }
 
 /// VRRPv2 authentication type 0: none.
@@ -177,8 +213,12 @@ pub mod counter {
     pub const FRAGMENT_ERR: u32 = 9;
     /// The event ring buffer was full; the daemon still sees the change at its deadline.
     pub const EVENT_LOST: u32 = 10;
+    /// Multicast advert for a unicast instance, or unicast advert for a multicast one.
+    pub const DEST_MODE_ERR: u32 = 11;
+    /// `check_unicast_src`: the source is not one of the instance's `unicast_peer`s.
+    pub const UNICAST_SRC_ERR: u32 = 12;
     /// Number of counters.
-    pub const COUNT: u32 = 11;
+    pub const COUNT: u32 = 13;
     /// Human names, indexed like the constants above.
     pub const NAMES: [&str; COUNT as usize] = [
         "advert_rcvd",
@@ -192,6 +232,8 @@ pub mod counter {
         "adver_int_err",
         "fragment_err",
         "event_lost",
+        "dest_mode_err",
+        "unicast_src_err",
     ];
 }
 
@@ -199,6 +241,8 @@ const _: () = assert!(size_of::<InstanceKey>() == 8);
 const _: () = assert!(size_of::<InstanceConfig>() == 12);
 const _: () = assert!(size_of::<PeerState>() == 40);
 const _: () = assert!(size_of::<PeerEvent>() == 56);
+const _: () = assert!(size_of::<UnicastPeerKey>() == 24);
+const _: () = assert!(size_of::<TtlBounds>() == 4);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -208,4 +252,6 @@ mod pod {
     unsafe impl aya::Pod for super::InstanceConfig {}
     unsafe impl aya::Pod for super::PeerState {}
     unsafe impl aya::Pod for super::PeerEvent {}
+    unsafe impl aya::Pod for super::UnicastPeerKey {}
+    unsafe impl aya::Pod for super::TtlBounds {}
 }

@@ -563,7 +563,7 @@ fn wire_settings(
         version: inst.version,
         auth_type,
         adver_int_secs: u8::try_from(inst.advert_int.0 / 100).unwrap_or(u8::MAX),
-        _pad: 0,
+        flags: 0,
         auth_pass,
     };
     let advert = packet::Advert {

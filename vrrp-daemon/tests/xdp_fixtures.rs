@@ -6,8 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use vrrp_common::{
-    AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerEvent, counter,
-    csum, event,
+    AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerEvent, TtlBounds,
+    counter, csum, event, instance_flags,
 };
 use vrrp_daemon::{
     dataplane::Dataplane,
@@ -22,6 +22,29 @@ const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const MCAST: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 const V2_VRID: u8 = 51;
 const V3_VRID: u8 = 60;
+const UNICAST_VRID: u8 = 80;
+/// Our own address, where unicast adverts are sent.
+const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+/// A configured peer with `min_ttl 250`.
+const NEAR_PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 9);
+
+/// A unicast VRRPv3 advert from `src` to us with `ttl`.
+fn unicast(src: Ipv4Addr, ttl: u8, vrid: u8) -> Vec<u8> {
+    let msg = Advert { vrid, ..v3(100) }.encode(
+        IpAddr::V4(src),
+        IpAddr::V4(ME),
+        V3Checksum::PseudoHeader,
+    );
+    frame(
+        &msg,
+        Wrap {
+            ttl,
+            src,
+            dst: ME,
+            ..PLAIN
+        },
+    )
+}
 
 fn key8(s: &str) -> [u8; 8] {
     let mut k = [0; 8];
@@ -61,6 +84,8 @@ struct Wrap {
     claim_extra: u16,
     vlan: bool,
     options: bool,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
 }
 
 const PLAIN: Wrap = Wrap {
@@ -70,6 +95,8 @@ const PLAIN: Wrap = Wrap {
     claim_extra: 0,
     vlan: false,
     options: false,
+    src: SRC,
+    dst: MCAST,
 };
 
 fn frame(vrrp: &[u8], w: Wrap) -> Vec<u8> {
@@ -85,8 +112,8 @@ fn frame(vrrp: &[u8], w: Wrap) -> Vec<u8> {
     ip.extend([0, 0]);
     ip.extend(w.frag.to_be_bytes());
     ip.extend([w.ttl, w.protocol, 0, 0]);
-    ip.extend(SRC.octets());
-    ip.extend(MCAST.octets());
+    ip.extend(w.src.octets());
+    ip.extend(w.dst.octets());
     if w.options {
         ip.extend([1, 1, 1, 0]); // NOP NOP NOP EOL
     }
@@ -311,6 +338,83 @@ fn fixtures() -> Vec<Fixture> {
             frame: frame(&encode(&v3(100)), PLAIN),
             counter: Some(counter::ADVERT_RCVD),
         },
+        Fixture {
+            name: "unicast from a configured peer, TTL 64",
+            frame: unicast(SRC, 64, UNICAST_VRID),
+            counter: Some(counter::ADVERT_RCVD),
+        },
+        Fixture {
+            name: "unicast from a stranger with check_unicast_src",
+            frame: unicast(Ipv4Addr::new(10, 0, 0, 3), 255, UNICAST_VRID),
+            counter: Some(counter::UNICAST_SRC_ERR),
+        },
+        Fixture {
+            name: "unicast below the peer's min_ttl",
+            frame: unicast(NEAR_PEER, 64, UNICAST_VRID),
+            counter: Some(counter::IP_TTL_ERR),
+        },
+        Fixture {
+            name: "unicast within the peer's TTL bounds",
+            frame: unicast(NEAR_PEER, 254, UNICAST_VRID),
+            counter: Some(counter::ADVERT_RCVD),
+        },
+        Fixture {
+            name: "multicast advert for a unicast instance",
+            frame: frame(
+                &encode(&Advert {
+                    vrid: UNICAST_VRID,
+                    ..v3(100)
+                }),
+                PLAIN,
+            ),
+            counter: Some(counter::DEST_MODE_ERR),
+        },
+        Fixture {
+            name: "unicast advert for a multicast instance",
+            frame: unicast(SRC, 255, V3_VRID),
+            counter: Some(counter::DEST_MODE_ERR),
+        },
+        Fixture {
+            name: "valid v3 over IPv6",
+            frame: frame6(&encode6(&v6(100)), 255, 112),
+            counter: Some(counter::ADVERT_RCVD),
+        },
+        Fixture {
+            name: "IPv6 hop limit 1",
+            frame: frame6(&encode6(&v6(100)), 1, 112),
+            counter: Some(counter::IP_TTL_ERR),
+        },
+        Fixture {
+            name: "IPv6 with an IPv4-style checksum",
+            frame: frame6(
+                &v6(100).encode(IpAddr::V4(SRC), IpAddr::V4(MCAST), V3Checksum::MessageOnly),
+                255,
+                112,
+            ),
+            counter: Some(counter::CHECKSUM_ERR),
+        },
+        Fixture {
+            name: "IPv6 unknown VRID",
+            frame: frame6(
+                &encode6(&Advert {
+                    vrid: 71,
+                    ..v6(100)
+                }),
+                255,
+                112,
+            ),
+            counter: Some(counter::UNKNOWN_VRID),
+        },
+        Fixture {
+            name: "IPv6 payload length beyond the frame",
+            frame: frame6(&encode6(&v6(100)), 255, 112)[..70].to_vec(),
+            counter: Some(counter::PACKET_LEN_ERR),
+        },
+        Fixture {
+            name: "IPv6 behind an extension header is not walked",
+            frame: frame6(&encode6(&v6(100)), 255, 0),
+            counter: None,
+        },
     ]
 }
 
@@ -328,18 +432,44 @@ fn loaded() -> Dataplane {
             version: 2,
             auth_type: AUTH_PASS,
             adver_int_secs: 1,
-            _pad: 0,
+            flags: 0,
             auth_pass: key8("1234"),
         },
     )
     .unwrap();
+    let unicast = InstanceKey::new(IFINDEX, UNICAST_VRID, FAMILY_V4);
+    dp.add_instance(
+        unicast,
+        InstanceConfig {
+            version: 3,
+            auth_type: AUTH_NONE,
+            adver_int_secs: 0,
+            flags: instance_flags::UNICAST | instance_flags::CHECK_UNICAST_SRC,
+            auth_pass: [0; 8],
+        },
+    )
+    .unwrap();
+    let any_ttl = TtlBounds {
+        min_ttl: 0,
+        max_ttl: 255,
+        _pad: [0; 2],
+    };
+    let near = TtlBounds {
+        min_ttl: 250,
+        max_ttl: 255,
+        _pad: [0; 2],
+    };
+    dp.add_unicast_peer(unicast, IpAddr::V4(SRC), any_ttl)
+        .unwrap();
+    dp.add_unicast_peer(unicast, IpAddr::V4(NEAR_PEER), near)
+        .unwrap();
     dp.add_instance(
         InstanceKey::new(IFINDEX, V6_VRID, FAMILY_V6),
         InstanceConfig {
             version: 3,
             auth_type: AUTH_NONE,
             adver_int_secs: 0,
-            _pad: 0,
+            flags: 0,
             auth_pass: [0; 8],
         },
     )
@@ -350,7 +480,7 @@ fn loaded() -> Dataplane {
             version: 3,
             auth_type: AUTH_NONE,
             adver_int_secs: 0,
-            _pad: 0,
+            flags: 0,
             auth_pass: [0; 8],
         },
     )
@@ -398,7 +528,11 @@ fn userspace_decoder_agrees_with_the_kernel_on_vrrp_validity() {
         let decoded = if f.frame[l3] >> 4 == 6 {
             packet::decode(&f.frame[l3 + 40..], IpAddr::V6(SRC6), IpAddr::V6(MCAST6))
         } else {
-            packet::decode(&f.frame[l3 + ihl..], IpAddr::V4(SRC), IpAddr::V4(MCAST))
+            let addr = |at: usize| {
+                let b = &f.frame[l3 + at..l3 + at + 4];
+                IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+            };
+            packet::decode(&f.frame[l3 + ihl..], addr(12), addr(16))
         };
         assert_eq!(
             decoded.is_ok(),
@@ -485,18 +619,23 @@ fn v3_records_which_checksum_flavour_the_peer_used() {
         assert_eq!(peer.adver_int_cs, 10);
     }
     // keepalived <= 1.3.6 unicast: pseudo-header over 224.0.0.18 while sent to a peer.
-    let msg = v3(100).encode(IpAddr::V4(SRC), IpAddr::V4(MCAST), V3Checksum::PseudoHeader);
-    let mut f = frame(&msg, PLAIN);
-    let dst_at = 14 + 16;
-    f[dst_at..dst_at + 4].copy_from_slice(&[10, 0, 0, 2]);
-    let l3 = f[14..34].to_vec();
-    let mut hdr = l3.clone();
-    hdr[10] = 0;
-    hdr[11] = 0;
-    let sum = packet::checksum(&hdr, 0);
-    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    let unicast_key = InstanceKey::new(IFINDEX, UNICAST_VRID, FAMILY_V4);
+    let msg = Advert {
+        vrid: UNICAST_VRID,
+        ..v3(100)
+    }
+    .encode(IpAddr::V4(SRC), IpAddr::V4(MCAST), V3Checksum::PseudoHeader);
+    let f = frame(&msg, Wrap { dst: ME, ..PLAIN });
     dp.test_run(&f, IFINDEX).unwrap();
-    assert_eq!(dp.peer(&key).unwrap().csum_flavour, csum::V3_OLD_UNICAST);
+    assert_eq!(dp.peer(&unicast_key).unwrap().csum_flavour, csum::V3_OLD_UNICAST);
+    // And the current form over the real destination.
+    let msg = Advert {
+        vrid: UNICAST_VRID,
+        ..v3(100)
+    }
+    .encode(IpAddr::V4(SRC), IpAddr::V4(ME), V3Checksum::PseudoHeader);
+    dp.test_run(&frame(&msg, Wrap { dst: ME, ..PLAIN }), IFINDEX).unwrap();
+    assert_eq!(dp.peer(&unicast_key).unwrap().csum_flavour, csum::V3_PSEUDO);
 }
 
 #[test]

@@ -11,7 +11,8 @@ use aya_ebpf::{
 };
 use vrrp_common::{
     AUTH_PASS, FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, InstanceConfig, InstanceKey, PeerEvent,
-    PeerState, VRRP_MCAST_V4, VRRP_TTL, counter, csum, event,
+    PeerState, TtlBounds, UnicastPeerKey, VRRP_MCAST_V4, VRRP_TTL, counter, csum, event,
+    instance_flags,
 };
 
 /// Instances this host runs, filled by the daemon.
@@ -25,6 +26,10 @@ static PEERS: HashMap<InstanceKey, PeerState> = HashMap::with_max_entries(1024, 
 /// Changes the daemon reacts to immediately.
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
+
+/// Configured unicast peers per instance, with their TTL bounds.
+#[map(name = "UNICAST_PEERS")]
+static UNICAST_PEERS: HashMap<UnicastPeerKey, TtlBounds> = HashMap::with_max_entries(4096, 0);
 
 /// Receive and drop counters, indexed by `vrrp_common::counter`.
 #[map(name = "COUNTERS")]
@@ -114,6 +119,8 @@ struct Carrier {
     /// Source address (IPv4 in the first 4 bytes).
     src: [u8; 16],
     ttl: u8,
+    /// Sent to a multicast group (else to one of our unicast addresses).
+    multicast: bool,
     /// Offset of the VRRP header in the frame.
     vrrp: usize,
     /// VRRP message length according to the IP header.
@@ -158,6 +165,7 @@ fn observe_v4(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
             family: FAMILY_V4,
             src: src16,
             ttl: ip[8],
+            multicast: dst[0] & 0xf0 == 0xe0,
             vrrp: l3 + ihl,
             vrrp_len,
             addr_len: 4,
@@ -191,6 +199,7 @@ fn observe_v6(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
             family: FAMILY_V6,
             src,
             ttl: ip[7],
+            multicast: ip[24] == 0xff,
             vrrp: l3 + 40,
             vrrp_len,
             addr_len: 16,
@@ -224,8 +233,33 @@ fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
     if ip.vrrp_len != VRRP_HDR_LEN + naddr * ip.addr_len + auth_len {
         return reject(counter::PACKET_LEN_ERR);
     }
-    if ip.ttl != VRRP_TTL {
-        return reject(counter::IP_TTL_ERR);
+    // keepalived: the destination must match the instance's mode; multicast adverts carry
+    // TTL 255 (RFC 5798 §5.1.1.3), unicast ones only the peer's optional bounds.
+    if config.flags & instance_flags::UNICAST != 0 {
+        if ip.multicast {
+            return reject(counter::DEST_MODE_ERR);
+        }
+        let peer_key = UnicastPeerKey {
+            instance: key,
+            addr: ip.src,
+        };
+        // SAFETY: plain data, as above.
+        match unsafe { UNICAST_PEERS.get(&peer_key) } {
+            None if config.flags & instance_flags::CHECK_UNICAST_SRC != 0 => {
+                return reject(counter::UNICAST_SRC_ERR);
+            }
+            Some(bounds) if ip.ttl < bounds.min_ttl || ip.ttl > bounds.max_ttl => {
+                return reject(counter::IP_TTL_ERR);
+            }
+            _ => {}
+        }
+    } else {
+        if !ip.multicast {
+            return reject(counter::DEST_MODE_ERR);
+        }
+        if ip.ttl != VRRP_TTL {
+            return reject(counter::IP_TTL_ERR);
+        }
     }
     if version != config.version {
         return reject(counter::VERSION_ERR);

@@ -10,7 +10,9 @@ use aya::{
     programs::{TestRun, TestRunOptions, Xdp, XdpMode},
 };
 use tracing::{info, warn};
-use vrrp_common::{InstanceConfig, InstanceKey, PeerState, XDP_PROGRAM, counter, maps};
+use vrrp_common::{
+    InstanceConfig, InstanceKey, PeerState, TtlBounds, UnicastPeerKey, XDP_PROGRAM, counter, maps,
+};
 
 /// The XDP object embedded at build time (empty when the eBPF toolchain was missing).
 static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/vrrp-xdp"));
@@ -20,6 +22,7 @@ pub struct Dataplane {
     ebpf: Ebpf,
     instances: HashMap<MapData, InstanceKey, InstanceConfig>,
     peers: HashMap<MapData, InstanceKey, PeerState>,
+    unicast_peers: HashMap<MapData, UnicastPeerKey, TtlBounds>,
     counters: PerCpuArray<MapData, u64>,
     events: Option<RingBuf<MapData>>,
 }
@@ -58,12 +61,14 @@ impl Dataplane {
         };
         let instances = HashMap::try_from(take(maps::INSTANCES)?)?;
         let peers = HashMap::try_from(take(maps::PEERS)?)?;
+        let unicast_peers = HashMap::try_from(take(maps::UNICAST_PEERS)?)?;
         let counters = PerCpuArray::try_from(take(maps::COUNTERS)?)?;
         let events = Some(RingBuf::try_from(take(maps::EVENTS)?)?);
         Ok(Self {
             ebpf,
             instances,
             peers,
+            unicast_peers,
             counters,
             events,
         })
@@ -108,6 +113,40 @@ impl Dataplane {
             .remove(key)
             .context("removing from INSTANCES")?;
         let _ = self.peers.remove(key);
+        self.set_unicast_peers(*key, &[])
+    }
+
+    /// Declare one `unicast_peer` of an instance with its TTL bounds.
+    pub fn add_unicast_peer(
+        &mut self,
+        instance: InstanceKey,
+        addr: std::net::IpAddr,
+        bounds: TtlBounds,
+    ) -> Result<()> {
+        self.unicast_peers
+            .insert(unicast_key(instance, addr), bounds, 0)
+            .context("writing UNICAST_PEERS")?;
+        Ok(())
+    }
+
+    /// Make the instance's unicast peers exactly `peers` (reload removes the others).
+    pub fn set_unicast_peers(
+        &mut self,
+        instance: InstanceKey,
+        peers: &[(std::net::IpAddr, TtlBounds)],
+    ) -> Result<()> {
+        let stale: Vec<UnicastPeerKey> = self
+            .unicast_peers
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.instance == instance)
+            .collect();
+        for key in stale {
+            let _ = self.unicast_peers.remove(&key);
+        }
+        for (addr, bounds) in peers {
+            self.add_unicast_peer(instance, *addr, *bounds)?;
+        }
         Ok(())
     }
 
@@ -163,6 +202,18 @@ impl Dataplane {
             .test_run(opts)
             .context("BPF_PROG_TEST_RUN")?
             .return_value)
+    }
+}
+
+fn unicast_key(instance: InstanceKey, addr: std::net::IpAddr) -> UnicastPeerKey {
+    let mut bytes = [0u8; 16];
+    match addr {
+        std::net::IpAddr::V4(a) => bytes[..4].copy_from_slice(&a.octets()),
+        std::net::IpAddr::V6(a) => bytes = a.octets(),
+    }
+    UnicastPeerKey {
+        instance,
+        addr: bytes,
     }
 }
 
