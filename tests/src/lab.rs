@@ -1,9 +1,11 @@
 //! The lab: a bridge, N VRRP nodes and a client, each in its own network namespace.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::Mutex;
@@ -12,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
+use crate::capture::Capture;
 use crate::cmd;
-use crate::daemon::{self, DaemonHandle};
+use crate::daemon::{self, DaemonHandle, DaemonKind};
 use crate::netns::{self, SpawnOpts};
 use crate::probe::Probe;
 
@@ -435,10 +438,99 @@ impl Lab {
         config_text: &str,
         extra_args: &[&str],
     ) -> Result<DaemonHandle> {
-        let ns = self.try_ns(Host::Node(node))?;
         let bin = self.daemon_bin()?;
         let k = self.spawns.fetch_add(1, Ordering::Relaxed);
         let config = self.dir.join(format!("node{node}-{k}.conf"));
+        let mut args: Vec<OsString> = vec!["run".into(), "-f".into(), config.clone().into()];
+        args.extend(extra_args.iter().map(OsString::from));
+        self.spawn_program(
+            node,
+            DaemonKind::Vrrpd,
+            &bin,
+            &args,
+            config_text,
+            config,
+            None,
+        )
+    }
+
+    /// Runs the real keepalived (VRRP subsystem only) in `node`'s namespace, in the
+    /// foreground, with `config_text` as its whole configuration:
+    ///
+    /// `keepalived --dont-fork --log-console --log-detail --no-syslog --vrrp -f CONF
+    /// -p PID -r VRRP_PID -c CHECKERS_PID -b BFD_PID EXTRA_ARGS...`
+    ///
+    /// Everything it writes stays in the lab dir: config and pid files (so it never
+    /// collides with a system keepalived or another lab's, whose pid files are what
+    /// keepalived checks to refuse a second start), and its `$TMPDIR` (the stats and data
+    /// dumps, see [`DaemonHandle::keepalived_stats`]). `/etc/keepalived` is never read.
+    /// Its console log is appended to [`Lab::log_path`] like the daemon's.
+    ///
+    /// keepalived forks a VRRP child even with `--dont-fork`; both run in a process
+    /// group of their own, led by the parent ([`DaemonHandle::pid`]), so that
+    /// [`DaemonHandle::kill9`], [`DaemonHandle::stop`] and [`DaemonHandle::cont`] hit
+    /// both. [`DaemonHandle::term`] signals the parent, which stops its child as it does
+    /// in production. On drop the lab SIGTERMs the parent, then SIGKILLs whatever is
+    /// left in the namespace, the child included.
+    pub fn spawn_keepalived(
+        &self,
+        node: usize,
+        config_text: &str,
+        extra_args: &[&str],
+    ) -> Result<DaemonHandle> {
+        let bin = keepalived_bin()?;
+        let k = self.spawns.fetch_add(1, Ordering::Relaxed);
+        let base = format!("node{node}-{k}-keepalived");
+        let config = self.dir.join(format!("{base}.conf"));
+        let tmp = self.dir.join(format!("{base}.tmp"));
+        std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let file = |suffix: &str| OsString::from(self.dir.join(format!("{base}{suffix}")));
+        let mut args: Vec<OsString> = [
+            "--dont-fork",
+            "--log-console",
+            "--log-detail",
+            "--no-syslog",
+            "--vrrp",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        for (flag, path) in [
+            ("-f", config.clone().into()),
+            ("-p", file(".pid")),
+            ("-r", file("-vrrp.pid")),
+            ("-c", file("-checkers.pid")),
+            ("-b", file("-bfd.pid")),
+        ] {
+            args.push(flag.into());
+            args.push(path);
+        }
+        args.extend(extra_args.iter().map(OsString::from));
+        self.spawn_program(
+            node,
+            DaemonKind::Keepalived,
+            &bin,
+            &args,
+            config_text,
+            config,
+            Some(tmp),
+        )
+    }
+
+    /// Writes the config and starts `bin ARGS` in `node`'s namespace (see
+    /// [`Lab::spawn_daemon`]); keepalived gets a process group and `$TMPDIR` of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_program(
+        &self,
+        node: usize,
+        kind: DaemonKind,
+        bin: &Path,
+        args: &[OsString],
+        config_text: &str,
+        config: PathBuf,
+        tmp_dir: Option<PathBuf>,
+    ) -> Result<DaemonHandle> {
+        let ns = self.try_ns(Host::Node(node))?;
         std::fs::write(&config, config_text)
             .with_context(|| format!("writing {}", config.display()))?;
         let log_path = self.log_path(node);
@@ -449,12 +541,19 @@ impl Lab {
             .with_context(|| format!("opening {}", log_path.display()))?;
         let mut c = netns::command(
             ns,
-            &bin,
+            bin,
             SpawnOpts {
                 die_with_parent: false,
             },
         )?;
-        c.arg("run").arg("-f").arg(&config).args(extra_args);
+        c.args(args);
+        if kind == DaemonKind::Keepalived {
+            // Its own group: killing it must not signal the test harness's group.
+            c.process_group(0);
+        }
+        if let Some(tmp) = &tmp_dir {
+            c.env("TMPDIR", tmp);
+        }
         writeln!(
             log,
             "==== vrrp-tests: node{node}: {} ====",
@@ -465,7 +564,7 @@ impl Lab {
         let child = c
             .spawn()
             .with_context(|| format!("starting {} in node{node}", bin.display()))?;
-        let handle = DaemonHandle::new(node, child, log_path, offset, config);
+        let handle = DaemonHandle::new(node, kind, child, log_path, offset, config, tmp_dir);
         self.daemons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -530,6 +629,55 @@ impl Lab {
         Probe::start(&nodes, client, vip, port, max)
     }
 
+    /// Starts `tcpdump -i IFACE -U -s 0 -w FILE FILTER...` inside `host`'s namespace
+    /// (e.g. `Host::Switch`, `"br0"`, `&["vrrp", "or", "arp"]` for all the lab's adverts
+    /// and ARP) and waits until it is capturing. The file is `name.pcap` in the lab dir.
+    pub fn start_capture(
+        &self,
+        host: impl Into<Host>,
+        iface: &str,
+        filter: &[&str],
+        name: &str,
+    ) -> Result<Capture> {
+        let host = host.into();
+        let path = self.dir.join(format!("{name}.pcap"));
+        let log_path = self.dir.join(format!("{name}.tcpdump.log"));
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let mut c = netns::command(
+            self.try_ns(host)?,
+            "tcpdump",
+            SpawnOpts {
+                die_with_parent: false,
+            },
+        )?;
+        c.args(["-i", iface, "-U", "-s", "0", "-n", "-w"])
+            .arg(&path)
+            .args(filter)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = c
+            .spawn()
+            .with_context(|| format!("starting tcpdump in {host}"))?;
+        let capture = Capture::new(child, path);
+        // tcpdump says "listening on IFACE" once the socket is bound; packets before
+        // that would be missed.
+        let ready = self.wait_for(Duration::from_secs(5), Duration::from_millis(5), || {
+            std::fs::read_to_string(&log_path).is_ok_and(|s| s.contains("listening on"))
+        });
+        if ready.is_err() {
+            let _ = capture.stop();
+            bail!(
+                "tcpdump in {host} did not start capturing on {iface}: {}",
+                std::fs::read_to_string(&log_path)
+                    .unwrap_or_default()
+                    .trim()
+            );
+        }
+        Ok(capture)
+    }
+
     /// Runs `f` on a new thread that lives inside `host`'s namespace, for traffic the
     /// built-in tools cannot make (custom UDP, raw sockets, forged adverts). Only that
     /// thread moves; sockets it creates stay in the namespace even if handed out.
@@ -562,7 +710,8 @@ impl Lab {
         let daemons = std::mem::take(&mut *self.daemons.lock().unwrap_or_else(|e| e.into_inner()));
         for d in daemons.iter().filter(|d| d.is_running()) {
             let _ = d.signal(libc::SIGTERM);
-            let _ = d.signal(libc::SIGCONT);
+            // The whole group for keepalived: a frozen VRRP child would hold up its parent.
+            let _ = d.cont();
         }
         let deadline = Instant::now() + TERM_GRACE;
         for d in &daemons {
@@ -635,6 +784,27 @@ impl Drop for Lab {
             eprintln!("vrrp-tests: tearing down {}: {e}", self.id);
         }
     }
+}
+
+/// The keepalived [`Lab::spawn_keepalived`] runs: `$KEEPALIVED_BIN`, else the first
+/// `keepalived` in `$PATH`, `/usr/sbin` or `/usr/local/sbin`.
+pub fn keepalived_bin() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("KEEPALIVED_BIN").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        ensure!(p.is_file(), "$KEEPALIVED_BIN {} not found", p.display());
+        return Ok(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|d| d.join("keepalived"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow!(
+                "keepalived not found in $PATH, /usr/sbin or /usr/local/sbin: install the Debian \
+                 package `keepalived` (`cargo xtask test` does) or set KEEPALIVED_BIN"
+            )
+        })
 }
 
 /// `VRRPT_KEEP=1` keeps lab dirs (configs, logs) for post-mortems.

@@ -7,6 +7,10 @@
 //! removes all of it; labs left behind by a process that died are swept by the next
 //! [`LabBuilder::build`]. Needs root.
 //!
+//! Besides this project's daemon ([`Lab::spawn_daemon`]), a lab runs the real keepalived
+//! ([`Lab::spawn_keepalived`]) for interop tests, and captures traffic
+//! ([`Lab::start_capture`]) for checking adverts with tcpdump or tshark.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use vrrp_tests::{Host, Lab};
@@ -26,6 +30,7 @@
 //! # }
 //! ```
 
+mod capture;
 mod cmd;
 mod daemon;
 mod lab;
@@ -36,8 +41,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-pub use daemon::DaemonHandle;
-pub use lab::{Host, Lab, LabBuilder};
+pub use capture::Capture;
+pub use daemon::{DaemonHandle, DaemonKind, keepalived_stat};
+pub use lab::{Host, Lab, LabBuilder, keepalived_bin};
 pub use netns::PREFIX;
 pub use probe::{OwnerChange, Probe, ProbeReply, ProbeReport};
 

@@ -234,6 +234,106 @@ fn daemon_handle_lifecycle() -> Result<()> {
     Ok(())
 }
 
+/// keepalived runs in the node's namespace with everything in the lab dir, and its
+/// handle reaches both its processes: stop/cont, kill -9, and the lab's teardown.
+#[test]
+fn keepalived_handle_lifecycle() -> Result<()> {
+    require_root!();
+    if vrrp_tests::keepalived_bin().is_err() {
+        eprintln!("skipped: keepalived is not installed (`cargo xtask test` installs it)");
+        return Ok(());
+    }
+    let lab = Lab::builder().nodes(1).client(false).build()?;
+    let vip = "10.0.0.100";
+    let config = "global_defs {\n    vrrp_version 3\n}\nvrrp_instance VI_1 {\n    state MASTER\n    \
+                  interface eth0\n    virtual_router_id 51\n    priority 100\n    advert_int 0.1\n    \
+                  virtual_ipaddress {\n        10.0.0.100\n    }\n}\n";
+    let k = lab.spawn_keepalived(1, config, &[])?;
+    assert_eq!(k.kind(), vrrp_tests::DaemonKind::Keepalived);
+    // The parent forks its VRRP child; both are in the group the handle leads.
+    lab.wait_for(Duration::from_secs(5), Duration::from_millis(5), || {
+        k.pids().len() == 2
+    })
+    .with_context(|| format!("pids {:?}\n{}", k.pids(), k.log()))?;
+    let ns_ino = std::fs::metadata(format!("/var/run/netns/{}", lab.ns(1)))?.ino();
+    for pid in k.pids() {
+        assert_eq!(
+            std::fs::metadata(format!("/proc/{pid}/ns/net"))?.ino(),
+            ns_ino,
+            "keepalived pid {pid} outside node1's namespace"
+        );
+    }
+    lab.wait_for(Duration::from_secs(5), Duration::from_millis(10), || {
+        lab.vip_holders(vip) == [1]
+    })
+    .with_context(|| k.log())?;
+    // Pid files in the lab dir, never the system's.
+    let pid_file = std::fs::read_dir(lab.dir())?
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().ends_with("-keepalived.pid"))
+        .context("no keepalived pid file in the lab dir")?;
+    assert_eq!(
+        std::fs::read_to_string(pid_file.path())?.trim(),
+        k.pid().to_string()
+    );
+
+    let stats = k.keepalived_stats()?;
+    assert!(
+        vrrp_tests::keepalived_stat(&stats, "VI_1", "Advertisements", "Sent").unwrap_or(0) > 0,
+        "{stats}"
+    );
+
+    k.stop()?;
+    lab.wait_for(Duration::from_secs(2), Duration::from_millis(5), || {
+        k.pids().iter().all(|&p| proc_state(p) == Some('T'))
+    })?;
+    k.cont()?;
+    lab.wait_for(Duration::from_secs(2), Duration::from_millis(5), || {
+        k.pids().iter().all(|&p| proc_state(p) != Some('T'))
+    })?;
+
+    // kill -9 takes the child too; like a crash, the VIP stays behind.
+    let pids = k.pids();
+    let status = k.kill9()?;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(k.pids().is_empty());
+    for pid in pids {
+        assert!(
+            proc_state(pid).is_none_or(|s| s == 'Z'),
+            "keepalived pid {pid} survived kill -9"
+        );
+    }
+    assert_eq!(lab.vip_holders(vip), [1]);
+
+    // A graceful stop releases the VIP and exits 0.
+    let k = lab.spawn_keepalived(1, config, &[])?;
+    lab.wait_for(Duration::from_secs(5), Duration::from_millis(5), || {
+        k.pids().len() == 2 && k.log().contains("Entering MASTER STATE")
+    })
+    .with_context(|| k.log())?;
+    let status = k.term(Duration::from_secs(5))?;
+    assert!(status.success(), "{status:?}\n{}", k.log());
+    assert!(k.pids().is_empty());
+    assert!(lab.vip_holders(vip).is_empty(), "{}", k.log());
+
+    // Left running: the lab's teardown stops parent and child.
+    let k = lab.spawn_keepalived(1, config, &[])?;
+    lab.wait_for(Duration::from_secs(5), Duration::from_millis(5), || {
+        k.pids().len() == 2
+    })?;
+    let pids = k.pids();
+    let id = lab.id().to_owned();
+    drop(lab);
+    for pid in pids {
+        assert!(
+            proc_state(pid).is_none_or(|s| s == 'Z'),
+            "keepalived pid {pid} survived the lab"
+        );
+    }
+    assert_eq!(namespaces_of(&id), Vec::<String>::new());
+    Ok(())
+}
+
 #[test]
 fn missing_daemon_binary_is_a_clear_error() -> Result<()> {
     require_root!();

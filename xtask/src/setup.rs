@@ -175,8 +175,15 @@ pub fn require_root(why: &str) -> Result<()> {
     Ok(())
 }
 
-/// Debian packages the labs use; installed with apt-get when missing.
-const PACKAGES: &[(&str, &str)] = &[("ip", "iproute2"), ("ping", "iputils-ping")];
+/// Debian packages the labs use; installed with apt-get when missing. keepalived is the
+/// peer of the interop tests; tcpdump and tshark capture and check their adverts.
+const PACKAGES: &[(&str, &str)] = &[
+    ("ip", "iproute2"),
+    ("ping", "iputils-ping"),
+    ("keepalived", "keepalived"),
+    ("tcpdump", "tcpdump"),
+    ("tshark", "tshark"),
+];
 
 /// Install the packages the namespace labs need, if missing.
 pub fn test_packages() -> Result<()> {

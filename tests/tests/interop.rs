@@ -1,0 +1,727 @@
+//! Interoperability with the real keepalived (Debian's 2.2.7, `keepalived --vrrp` in the
+//! foreground inside a node namespace): mixed pairs, each implementation in each role.
+//!
+//! node1 is the master (`state MASTER`, priority 100), node2 the backup (`state BACKUP`,
+//! priority 90); one of them runs keepalived, the other this daemon. In every case:
+//! - the master is elected and the backup stays backup: exactly one VIP holder, on node1,
+//!   sampled every 10 ms for longer than the backup's master-down interval (a backup
+//!   that rejected the master's adverts would take over within that time);
+//! - `kill -9` of the master (keepalived: its whole process group): the backup holds the
+//!   VIP within its Master_Down_Interval + 300 ms (interop, not precision: the timing
+//!   tests are in `failover.rs`), and the client follows it;
+//! - the master returns and preempts, and the backup gives the VIP up;
+//! - SIGTERM of the master (priority-0 advert): the backup takes over within its
+//!   Skew_Time + 300 ms; the master returns and preempts again;
+//! - the client, probing the VIP every millisecond, is answered by node1, node2, node1,
+//!   node2, node1 in that order;
+//! - keepalived logs none of the messages it prints for an advert it rejects, its counters
+//!   of rejected adverts stay at 0 while it counts the adverts it received, and our daemon
+//!   logs no error;
+//! - on the wire (tcpdump on the bridge, decoded by tshark): every advert of both has good
+//!   VRRP and IP checksums, TTL 255 and no tshark expert info; the backup's first advert
+//!   follows the master's last by its Master_Down_Interval (no earlier than 5 ms before,
+//!   no later than 300 ms after), or the priority-0 advert by its Skew_Time; a returning
+//!   master silences the backup at once.
+//!
+//! Tests cover VRRPv2 with PASS and `advert_int 1` (the seed), VRRPv3 with `advert_int`
+//! 0.1 and 0.05, plus a negative control (a wrong PASS key) showing that keepalived's log
+//! and counters do catch what it rejects. Needs root, keepalived, tcpdump and tshark
+//! (`cargo xtask test` and `.ci/run` install them).
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use vrrp_tests::{Capture, DaemonHandle, DaemonKind, Host, Lab, is_root, keepalived_stat};
+
+const VIP: &str = "10.0.0.100";
+const MS: Duration = Duration::from_millis(1);
+/// Slack on top of the protocol bound: this checks that the two implementations
+/// understand each other, not how precisely either one keeps time.
+const SLACK: Duration = Duration::from_millis(300);
+/// How much earlier than the protocol timer a takeover may show on the wire (capture
+/// timestamps versus the daemons' clocks); earlier than that, the backup ignored adverts.
+const TIMER_TOLERANCE: Duration = Duration::from_millis(5);
+/// Longest a test may run; each one checks itself against it.
+const TEST_BUDGET: Duration = Duration::from_secs(60);
+
+/// What keepalived 2.2.7 logs when it drops or distrusts a received advert (from
+/// `vrrp_check_packet` and friends, `strings /usr/sbin/keepalived`). None of these may
+/// appear about our adverts. ("received lower priority (..) advert - discarding" is not
+/// here: it is what a preempting keepalived says about a legitimate lower-priority
+/// master.)
+const KEEPALIVED_RX_ERRORS: &[&str] = &[
+    "vrrp packet too",                 // length (short, long) mismatch
+    "TTL/HL",                          // "invalid TTL/HL", "TTL/HL %d not in range"
+    "wrong version",                   // version mismatch
+    "auth, expecting",                 // auth type mismatch
+    "invalid passwd",                  // PASS key mismatch
+    "IPSEC-AH",                        // AH mismatch
+    "advertisement interval mismatch", // v2 interval mismatch
+    "Invalid packet type",             // type != advertisement
+    "unexpected ip number count",      // count_ip mismatch
+    "ip_tot_len mismatch",             // IP length vs received length
+    "checksum",                        // "Invalid VRRPv2/v3 checksum", "... to old version"
+    "not present in MASTER advert",    // v2 address list mismatch
+    "VIPs but received",               // address count mismatch
+    "icast packet",                    // multicast/unicast mismatch
+    "Invalid auth type",
+    "bogus",
+    "CONFIGURATION ERROR", // both address owners
+    "Unknown interface",
+];
+
+/// Counters keepalived keeps for adverts it rejected (its `keepalived.stats` sections
+/// "Packet Errors" and "Authentication Errors"); all must stay 0.
+const KEEPALIVED_ERROR_COUNTERS: &[(&str, &str)] = &[
+    ("Packet Errors", "Length"),
+    ("Packet Errors", "TTL"),
+    ("Packet Errors", "Invalid Type"),
+    ("Packet Errors", "Advertisement Interval"),
+    ("Packet Errors", "Address List"),
+    ("Authentication Errors", "Invalid Type"),
+    ("Authentication Errors", "Type Mismatch"),
+    ("Authentication Errors", "Failure"),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Impl {
+    /// This project's daemon.
+    Ours,
+    /// The real keepalived.
+    Keepalived,
+}
+
+impl Impl {
+    fn other(self) -> Self {
+        match self {
+            Impl::Ours => Impl::Keepalived,
+            Impl::Keepalived => Impl::Ours,
+        }
+    }
+}
+
+struct Timers {
+    /// VRRPv3 (else v2 with PASS authentication, as in the seed's configuration).
+    v3: bool,
+    /// advert_int as written in the config.
+    advert_int: &'static str,
+    /// The same, as a duration.
+    advert: Duration,
+    /// Master_Down_Interval of the priority-90 backup.
+    backup_down: Duration,
+    /// Skew_Time of the priority-90 backup.
+    backup_skew: Duration,
+    /// Master_Down_Interval of the priority-100 node (its start-up wait).
+    master_down: Duration,
+}
+
+/// The seed: VRRPv2, `advert_int 1`, PASS. keepalived's v2 skew does not depend on the
+/// interval: (256 - prio) / 256 s.
+const V2_1S: Timers = Timers {
+    v3: false,
+    advert_int: "1",
+    advert: Duration::from_secs(1),
+    backup_down: Duration::from_nanos(3_648_437_500),
+    backup_skew: Duration::from_nanos(648_437_500),
+    master_down: Duration::from_nanos(3_609_375_000),
+};
+
+/// VRRPv3, `advert_int 0.1`: skew = (256 - prio) / 256 × 100 ms.
+const V3_100MS: Timers = Timers {
+    v3: true,
+    advert_int: "0.1",
+    advert: Duration::from_millis(100),
+    backup_down: Duration::from_nanos(364_843_750),
+    backup_skew: Duration::from_nanos(64_843_750),
+    master_down: Duration::from_nanos(360_937_500),
+};
+
+/// VRRPv3, `advert_int 0.05`.
+const V3_50MS: Timers = Timers {
+    v3: true,
+    advert_int: "0.05",
+    advert: Duration::from_millis(50),
+    backup_down: Duration::from_nanos(182_421_875),
+    backup_skew: Duration::from_nanos(32_421_875),
+    master_down: Duration::from_nanos(180_468_750),
+};
+
+/// One configuration both implementations read: the seed's for v2, and the same without
+/// authentication (which VRRPv3 does not have) for v3.
+fn config(t: &Timers, state: &str, priority: u8) -> String {
+    let (global, auth) = if t.v3 {
+        ("global_defs {\n    vrrp_version 3\n}\n", "")
+    } else {
+        (
+            "",
+            "    authentication {\n        auth_type PASS\n        auth_pass 1234\n    }\n",
+        )
+    };
+    format!(
+        "{global}
+vrrp_instance VI_1 {{
+    state {state}
+    interface eth0
+    virtual_router_id 51
+    priority {priority}
+    advert_int {advert_int}
+{auth}    virtual_ipaddress {{
+        {VIP}
+    }}
+}}
+",
+        advert_int = t.advert_int
+    )
+}
+
+fn spawn(lab: &Lab, imp: Impl, node: usize, cfg: &str) -> DaemonHandle {
+    match imp {
+        Impl::Ours => lab.spawn_daemon(node, cfg, &[]),
+        Impl::Keepalived => lab.spawn_keepalived(node, cfg, &[]),
+    }
+    .unwrap_or_else(|e| panic!("starting {imp:?} on node{node}: {e:#}"))
+}
+
+/// A running pair with its capture, so that every failure explains itself.
+struct Pair<'a> {
+    lab: &'a Lab,
+    capture: &'a Capture,
+    name: String,
+}
+
+impl Pair<'_> {
+    fn holders(&self) -> Vec<usize> {
+        self.lab.vip_holders(VIP)
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        let wire = self
+            .capture
+            .decode(&["-e"])
+            .unwrap_or_else(|e| format!("(no capture: {e:#})"));
+        let tail: Vec<&str> = wire.lines().collect();
+        let tail = tail[tail.len().saturating_sub(80)..].join("\n");
+        panic!(
+            "{}: {what}\nholders now {:?}\n---- node1 log ----\n{}\n---- node2 log ----\n{}\n---- last adverts and ARP on br0 ----\n{tail}",
+            self.name,
+            self.holders(),
+            self.lab.log(1),
+            self.lab.log(2),
+        )
+    }
+
+    /// Waits until `cond(holders)`; returns the time from `since` to the first poll that
+    /// saw it.
+    fn wait_holders(
+        &self,
+        since: Instant,
+        limit: Duration,
+        what: &str,
+        cond: impl Fn(&[usize]) -> bool,
+    ) -> Duration {
+        if self
+            .lab
+            .wait_for(limit, MS, || cond(&self.holders()))
+            .is_err()
+        {
+            self.fail(&format!("{what}: not within {limit:?}"));
+        }
+        since.elapsed()
+    }
+
+    /// Waits until exactly `node` holds the VIP and checks, every 10 ms, that it stays
+    /// that way for `steady`; returns how long the wait took from `since`.
+    fn settle_on(
+        &self,
+        node: usize,
+        since: Instant,
+        limit: Duration,
+        steady: Duration,
+    ) -> Duration {
+        let took = self.wait_holders(since, limit, &format!("VIP on node{node} only"), |h| {
+            h == [node]
+        });
+        let end = Instant::now() + steady;
+        while Instant::now() < end {
+            let h = self.holders();
+            if h != [node] {
+                self.fail(&format!(
+                    "VIP must stay on node{node} alone once settled, but holders are {h:?}"
+                ));
+            }
+            std::thread::sleep(10 * MS);
+        }
+        took
+    }
+}
+
+/// keepalived's statistics, checked: no rejected advert; returns adverts received.
+fn check_keepalived_stats(pair: &Pair<'_>, k: &DaemonHandle) -> u64 {
+    assert_eq!(k.kind(), DaemonKind::Keepalived);
+    let stats = k
+        .keepalived_stats()
+        .unwrap_or_else(|e| pair.fail(&format!("keepalived stats: {e:#}")));
+    for (section, name) in KEEPALIVED_ERROR_COUNTERS {
+        match keepalived_stat(&stats, "VI_1", section, name) {
+            Some(0) => {}
+            other => pair.fail(&format!(
+                "keepalived counted rejected adverts: {section} / {name} = {other:?}\n{stats}"
+            )),
+        }
+    }
+    keepalived_stat(&stats, "VI_1", "Advertisements", "Received")
+        .unwrap_or_else(|| pair.fail(&format!("no advert count in keepalived's stats:\n{stats}")))
+}
+
+/// One VRRP advert seen on the bridge, as tshark decoded it.
+#[derive(Clone, Debug)]
+struct Advert {
+    /// Capture time (CLOCK_REALTIME, like [`SystemTime`]), in seconds.
+    at: f64,
+    /// Frame number in the capture, for pointing at it.
+    frame: u64,
+    /// Sender (node N is 10.0.0.N).
+    node: usize,
+    prio: u8,
+    /// tshark's `vrrp.checksum.status` and `ip.checksum.status`: 1 is good.
+    vrrp_checksum: String,
+    ip_checksum: String,
+    ttl: u8,
+    version: u8,
+    /// Any expert info or malformed-packet mark tshark attached.
+    expert: String,
+}
+
+const TSHARK_FIELDS: &[&str] = &[
+    "frame.number",
+    "frame.time_epoch",
+    "ip.src",
+    "ip.ttl",
+    "vrrp.version",
+    "vrrp.prio",
+    "vrrp.checksum.status",
+    "ip.checksum.status",
+    "_ws.expert.message",
+    "_ws.malformed",
+];
+
+/// Every VRRP advert of the capture, decoded by tshark with checksum verification on.
+fn wire_adverts(pair: &Pair<'_>) -> Vec<Advert> {
+    let mut args = vec![
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-Y",
+        "vrrp",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=;",
+    ];
+    for f in TSHARK_FIELDS {
+        args.extend(["-e", f]);
+    }
+    let out = pair
+        .capture
+        .tshark(&args)
+        .unwrap_or_else(|e| pair.fail(&format!("{e:#}")));
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            let parsed = (|| {
+                let node = f[2].strip_prefix("10.0.0.")?.parse().ok()?;
+                Some(Advert {
+                    frame: f[0].parse().ok()?,
+                    at: f[1].parse().ok()?,
+                    node,
+                    ttl: f[3].parse().ok()?,
+                    version: f[4].parse().ok()?,
+                    prio: f[5].parse().ok()?,
+                    vrrp_checksum: f[6].to_string(),
+                    ip_checksum: f[7].to_string(),
+                    expert: format!("{}{}", f[8], f[9]),
+                })
+            })();
+            parsed.unwrap_or_else(|| pair.fail(&format!("cannot parse tshark line {l:?}")))
+        })
+        .collect()
+}
+
+fn epoch(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+fn secs(d: f64) -> Duration {
+    Duration::from_secs_f64(d.max(0.0))
+}
+
+/// Checks what went over the wire and returns the figures for the report.
+///
+/// - every advert (ours and keepalived's) is well formed for tshark: good VRRP and IP
+///   checksums, TTL 255, the configured version, no expert info, not malformed;
+/// - after `kill -9` (at `killed`): the backup's first advert comes its
+///   Master_Down_Interval after the master's last one (not earlier, which would mean it
+///   ignored some of them, and at most `SLACK` later);
+/// - after SIGTERM (at `termed`): the master sent priority 0, and the backup's first
+///   advert follows it by Skew_Time (at most `SLACK` later);
+/// - after each return of the master (at `restarts`): the backup stops advertising as
+///   soon as the master's first advert reaches it (dual-master window on the wire at most
+///   `SLACK`; with a 1 s interval that means no second advert).
+fn check_wire(
+    pair: &Pair<'_>,
+    t: &Timers,
+    ours: usize,
+    killed: SystemTime,
+    termed: SystemTime,
+    restarts: [SystemTime; 2],
+) -> String {
+    let adverts = wire_adverts(pair);
+    let version = if t.v3 { 3 } else { 2 };
+    let mut per_node = [0u64; 3];
+    for a in &adverts {
+        if !(1..=2).contains(&a.node)
+            || a.vrrp_checksum != "1"
+            || a.ip_checksum != "1"
+            || a.ttl != 255
+            || a.version != version
+            || !a.expert.is_empty()
+        {
+            let who = if a.node == ours {
+                "our"
+            } else {
+                "keepalived's"
+            };
+            pair.fail(&format!(
+                "tshark finds fault with {who} advert (frame {}): {a:?}",
+                a.frame
+            ));
+        }
+        per_node[a.node] += 1;
+    }
+    let from = |node: usize, after: f64| {
+        adverts
+            .iter()
+            .filter(move |a| a.node == node && a.at > after)
+    };
+    let tol = TIMER_TOLERANCE.as_secs_f64();
+
+    // kill -9.
+    let k = epoch(killed);
+    let Some(last) = adverts.iter().rfind(|a| a.node == 1 && a.at < k) else {
+        pair.fail("no advert from node1 before the kill");
+    };
+    if let Some(a) = from(1, k).next().filter(|a| a.at < epoch(restarts[0])) {
+        pair.fail(&format!("node1 advertised after kill -9: {a:?}"));
+    }
+    let Some(first) = from(2, k).next() else {
+        pair.fail("node2 never advertised after the kill");
+    };
+    let down = first.at - last.at;
+    let bound = t.backup_down.as_secs_f64();
+    if down < bound - tol || down > bound + SLACK.as_secs_f64() {
+        pair.fail(&format!(
+            "after kill -9 the backup's first advert (frame {}) came {:?} after the master's \
+             last (frame {}); Master_Down_Interval is {:?}",
+            first.frame,
+            secs(down),
+            last.frame,
+            t.backup_down
+        ));
+    }
+
+    // SIGTERM.
+    let s = epoch(termed);
+    let Some(zero) = from(1, s).find(|a| a.prio == 0) else {
+        pair.fail("the master sent no priority-0 advert on SIGTERM");
+    };
+    let Some(first_term) = from(2, zero.at).next() else {
+        pair.fail("node2 never advertised after the priority-0 advert");
+    };
+    let skew = first_term.at - zero.at;
+    let bound = t.backup_skew.as_secs_f64();
+    if skew < bound - tol || skew > bound + SLACK.as_secs_f64() {
+        pair.fail(&format!(
+            "after the priority-0 advert (frame {}) the backup's first advert (frame {}) came \
+             {:?} later; Skew_Time is {:?}",
+            zero.frame,
+            first_term.frame,
+            secs(skew),
+            t.backup_skew
+        ));
+    }
+
+    // Preemption: the window during which both sent adverts.
+    let mut windows = Vec::new();
+    for (i, r) in restarts.iter().enumerate() {
+        let r = epoch(*r);
+        let end = if i == 0 { s } else { f64::INFINITY };
+        let Some(back) = from(1, r).find(|a| a.prio == 100) else {
+            pair.fail("the returning master never advertised");
+        };
+        let dual = from(2, back.at)
+            .rfind(|a| a.at < end)
+            .map_or(0.0, |a| a.at - back.at);
+        if dual > SLACK.as_secs_f64() {
+            pair.fail(&format!(
+                "node2 kept advertising {:?} after the returning master's first advert \
+                 (frame {})",
+                secs(dual),
+                back.frame
+            ));
+        }
+        windows.push(secs(dual));
+    }
+    format!(
+        "on the wire: kill -9 -> first backup advert {:?} after the master's last (timer {:?}, \
+         {:+.2} ms); priority 0 -> first backup advert {:?} (skew {:?}, {:+.2} ms); \
+         dual-advertising windows at preemption {windows:?}; adverts node1 {} node2 {}, all \
+         clean for tshark",
+        secs(down),
+        t.backup_down,
+        (down - t.backup_down.as_secs_f64()) * 1e3,
+        secs(skew),
+        t.backup_skew,
+        (skew - t.backup_skew.as_secs_f64()) * 1e3,
+        per_node[1],
+        per_node[2],
+    )
+}
+
+fn interop_scenario(t: &Timers, master: Impl, port: u16) {
+    if !is_root() {
+        panic!("needs root: run through `cargo xtask test`");
+    }
+    let test_start = Instant::now();
+    let backup = master.other();
+    let lab = Lab::builder().nodes(2).client(true).build().expect("lab");
+    let capture = lab
+        .start_capture(Host::Switch, "br0", &["vrrp", "or", "arp"], "br0")
+        .expect("tcpdump on br0");
+    let pair = Pair {
+        lab: &lab,
+        capture: &capture,
+        name: format!(
+            "{master:?} master (node1) + {backup:?} backup (node2), VRRPv{} advert_int {}",
+            if t.v3 { 3 } else { 2 },
+            t.advert_int
+        ),
+    };
+    let master_cfg = config(t, "MASTER", 100);
+    let backup_cfg = config(t, "BACKUP", 90);
+    let election = t.master_down + Duration::from_secs(2);
+    // Long enough for a backup that ignored the master's adverts to have taken over.
+    let steady_backup = t.backup_down + (2 * t.advert).max(500 * MS);
+    let steady = (3 * t.advert).max(Duration::from_secs(1));
+    let (keepalived_node, our_node) = if master == Impl::Keepalived {
+        (1, 2)
+    } else {
+        (2, 1)
+    };
+
+    // 1. The master comes up alone, then the backup joins and stays backup.
+    let m = spawn(&lab, master, 1, &master_cfg);
+    let first = pair.settle_on(1, Instant::now(), election, Duration::ZERO);
+    let b = spawn(&lab, backup, 2, &backup_cfg);
+    pair.settle_on(1, Instant::now(), election, steady_backup);
+    let k = if master == Impl::Keepalived { &m } else { &b };
+    let received = check_keepalived_stats(&pair, k);
+    if backup == Impl::Keepalived {
+        // It accepted our adverts: it counted them and never went master.
+        if received == 0 {
+            pair.fail("the keepalived backup received no advert from our master");
+        }
+        if b.log().contains("Entering MASTER STATE") {
+            pair.fail("the keepalived backup became master while ours was master");
+        }
+    }
+
+    let probe = lab.start_probe(VIP, port).expect("probe");
+    std::thread::sleep(200 * MS);
+
+    // 2. kill -9 of the master: the backup takes over within master-down + slack.
+    let killed_wall = SystemTime::now();
+    let killed = Instant::now();
+    m.kill9()
+        .unwrap_or_else(|e| pair.fail(&format!("kill -9 of the master: {e:#}")));
+    let takeover = pair.wait_holders(
+        killed,
+        t.backup_down + Duration::from_secs(2),
+        "backup takes over after kill -9",
+        |h| h.contains(&2),
+    );
+    if takeover > t.backup_down + SLACK {
+        pair.fail(&format!(
+            "takeover after kill -9 took {takeover:?}, bound {:?} + {SLACK:?}",
+            t.backup_down
+        ));
+    }
+    std::thread::sleep(300 * MS);
+
+    // 3. The master comes back (its stale VIP is cleaned up at start) and preempts.
+    let restart1_wall = SystemTime::now();
+    let restarted = Instant::now();
+    let m = spawn(&lab, master, 1, &master_cfg);
+    let preempt_kill = pair.settle_on(1, restarted, election, steady);
+
+    // 4. SIGTERM: priority 0, the backup takes over within skew time + slack.
+    let termed_wall = SystemTime::now();
+    let stopped = Instant::now();
+    m.signal(libc::SIGTERM)
+        .unwrap_or_else(|e| pair.fail(&format!("SIGTERM to the master: {e:#}")));
+    let takeover_term = pair.wait_holders(
+        stopped,
+        t.backup_down + Duration::from_secs(2),
+        "backup takes over after SIGTERM",
+        |h| h == [2],
+    );
+    if takeover_term > t.backup_skew + SLACK {
+        pair.fail(&format!(
+            "takeover after SIGTERM took {takeover_term:?}, bound {:?} + {SLACK:?}",
+            t.backup_skew
+        ));
+    }
+    match m.wait_exit(Duration::from_secs(5)) {
+        Some(status) if status.success() => {}
+        other => pair.fail(&format!("the master's exit after SIGTERM: {other:?}")),
+    }
+    std::thread::sleep(300 * MS);
+
+    // 5. And comes back once more.
+    let restart2_wall = SystemTime::now();
+    let restarted = Instant::now();
+    let m = spawn(&lab, master, 1, &master_cfg);
+    let preempt_term = pair.settle_on(1, restarted, election, steady);
+    std::thread::sleep(200 * MS);
+
+    let report = probe.stop().expect("probe report");
+    let owners: Vec<usize> = report.changes.iter().map(|c| c.to).collect();
+    if owners != [1, 2, 1, 2, 1] {
+        pair.fail(&format!(
+            "the client must reach the VIP before and after each failover: {report}"
+        ));
+    }
+    if !b.is_running() {
+        pair.fail("the backup exited");
+    }
+
+    // 6. Neither side complained about the other's packets.
+    let k = if master == Impl::Keepalived { &m } else { &b };
+    let received = check_keepalived_stats(&pair, k);
+    let ka_log = lab.log(keepalived_node);
+    for pattern in KEEPALIVED_RX_ERRORS {
+        if let Some(line) = ka_log.lines().find(|l| l.contains(pattern)) {
+            pair.fail(&format!(
+                "keepalived logged a rejected advert ({pattern:?}): {line}"
+            ));
+        }
+    }
+    let ours_log = lab.log(our_node);
+    for line in ours_log.lines() {
+        if line.contains(" ERROR ") || line.contains("not sent") {
+            pair.fail(&format!("our daemon logged an error: {line}"));
+        }
+    }
+
+    // 7. And the wire agrees.
+    let wire = check_wire(
+        &pair,
+        t,
+        our_node,
+        killed_wall,
+        termed_wall,
+        [restart1_wall, restart2_wall],
+    );
+    let elapsed = test_start.elapsed();
+    eprintln!(
+        "{}: first election {first:?}; kill -9 takeover {takeover:?} (bound {:?}); preemption \
+         after restart {preempt_kill:?}; SIGTERM takeover {takeover_term:?} (bound {:?}); \
+         preemption {preempt_term:?}; keepalived received {received} adverts; test \
+         {elapsed:?}\n  {wire}\n  {report}",
+        pair.name, t.backup_down, t.backup_skew,
+    );
+    assert!(
+        elapsed < TEST_BUDGET,
+        "{}: took {elapsed:?}, over the {TEST_BUDGET:?} budget",
+        pair.name
+    );
+    drop(capture);
+    drop(lab);
+}
+
+#[test]
+fn v2_seed_keepalived_master_our_backup() {
+    interop_scenario(&V2_1S, Impl::Keepalived, 9201);
+}
+
+#[test]
+fn v2_seed_our_master_keepalived_backup() {
+    interop_scenario(&V2_1S, Impl::Ours, 9202);
+}
+
+#[test]
+fn v3_100ms_keepalived_master_our_backup() {
+    interop_scenario(&V3_100MS, Impl::Keepalived, 9203);
+}
+
+#[test]
+fn v3_100ms_our_master_keepalived_backup() {
+    interop_scenario(&V3_100MS, Impl::Ours, 9204);
+}
+
+#[test]
+fn v3_50ms_keepalived_master_our_backup() {
+    interop_scenario(&V3_50MS, Impl::Keepalived, 9205);
+}
+
+#[test]
+fn v3_50ms_our_master_keepalived_backup() {
+    interop_scenario(&V3_50MS, Impl::Ours, 9206);
+}
+
+/// Negative control for the checks above: adverts keepalived must reject (a PASS key that
+/// differs from its own) do show up in its log and in its counters, so the silence of
+/// both in the other tests means something.
+#[test]
+fn keepalived_reports_adverts_it_rejects() {
+    if !is_root() {
+        panic!("needs root: run through `cargo xtask test`");
+    }
+    let lab = Lab::builder().nodes(2).client(false).build().expect("lab");
+    let capture = lab
+        .start_capture(Host::Switch, "br0", &["vrrp"], "br0")
+        .expect("tcpdump on br0");
+    let pair = Pair {
+        lab: &lab,
+        capture: &capture,
+        name: "our master with another PASS key".into(),
+    };
+    let ours = config(&V2_1S, "MASTER", 100).replace("auth_pass 1234", "auth_pass 4321");
+    let _m = spawn(&lab, Impl::Ours, 1, &ours);
+    pair.wait_holders(
+        Instant::now(),
+        Duration::from_secs(6),
+        "our master up",
+        |h| h == [1],
+    );
+    let k = spawn(&lab, Impl::Keepalived, 2, &config(&V2_1S, "BACKUP", 90));
+    let mut stats = String::new();
+    let counted = lab.wait_for(Duration::from_secs(5), 100 * MS, || {
+        stats = k.keepalived_stats().unwrap_or_default();
+        keepalived_stat(&stats, "VI_1", "Authentication Errors", "Failure").unwrap_or(0) > 0
+    });
+    if counted.is_err() {
+        pair.fail(&format!("keepalived did not count a bad key:\n{stats}"));
+    }
+    let log = lab.log(2);
+    let Some(line) = log
+        .lines()
+        .find(|l| KEEPALIVED_RX_ERRORS.iter().any(|p| l.contains(p)))
+    else {
+        pair.fail("keepalived logged nothing about the bad key");
+    };
+    eprintln!("keepalived about a bad key: {line}");
+}
