@@ -5,6 +5,7 @@
 //! or a signal. A backup is never woken per advert: at its master-down deadline it rereads the
 //! peer's last-seen time from the `PEERS` map and only then decides.
 use std::{
+    collections::HashMap,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::PathBuf,
     time::Duration,
@@ -21,13 +22,17 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 use vrrp_common::{
     AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerEvent, PeerState,
+    TtlBounds, instance_flags,
 };
 
 use crate::{
-    config::{self, Authentication, Config, InitialState, VrrpInstance},
+    config::{
+        self, Authentication, Config, Family, InitialState, OldUnicastChecksum, VrrpInstance,
+    },
     dataplane::Dataplane,
+    net::monitor::{LinkChange, spawn_link_monitor},
     net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink},
-    notify::Notifier,
+    notify::{Fifo, Notifier},
     packet::{self, V2Auth, V3Checksum},
     track::{
         self, ScriptState,
@@ -36,7 +41,7 @@ use crate::{
     },
     units::{Centiseconds, MonoTime},
     util::mono_now,
-    vrrp::{self, Action, Event, Instance, Params},
+    vrrp::{self, Action, Event, GarpBurst, Instance, Params},
 };
 
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
@@ -61,7 +66,11 @@ pub async fn run(path: PathBuf, config: Config) -> Result<()> {
         attached: Vec::new(),
         running: Vec::new(),
         scripts: Scripts::default(),
+        links: HashMap::new(),
+        fifos: Vec::new(),
     };
+    let (link_tx, mut link_changes) = mpsc::unbounded_channel();
+    spawn_link_monitor(link_tx)?;
     daemon.apply(config).await?;
 
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -88,6 +97,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<()> {
                 }
             }
             Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
+            Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
             () = sleep_until_mono(next) => daemon.on_deadlines().await,
         }
     }
@@ -101,6 +111,10 @@ struct Daemon {
     config: Config,
     netlink: Netlink,
     dataplane: Dataplane,
+    /// Interface name → up, for tracking (kept current by the link monitor).
+    links: HashMap<String, bool>,
+    /// Notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`).
+    fifos: Vec<Fifo>,
     /// Interfaces the XDP program is attached to.
     attached: Vec<String>,
     running: Vec<Running>,
@@ -137,24 +151,39 @@ struct Running {
     /// Unsolicited neighbour advertisements, when the instance has IPv6 addresses.
     na: Option<NaSocket>,
     notifier: Notifier,
-    /// `(ifindex, address, prefix)` of every virtual address.
+    /// `(ifindex, address, prefix)` of every address the instance moves: the virtual
+    /// addresses, then `virtual_ipaddress_excluded`.
     vips: Vec<(u32, IpAddr, u8)>,
+    /// Where adverts go: each `unicast_peer`, or the multicast group.
+    destinations: Vec<IpAddr>,
+    /// Checksum form to send (VRRPv3 over IPv4).
+    v3_checksum: V3Checksum,
     /// The advert template (priority patched per send).
     advert: packet::Advert,
     /// `last_seen_ns` of the newest advert fed to the state machine.
     fed_ns: u64,
+    /// The tracking result last given to the state machine.
+    tracking: Option<track::Effect>,
 }
 
-/// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): not its name.
-fn identity(inst: &VrrpInstance) -> (u8, &str, bool) {
-    (inst.vrid, inst.interface.as_str(), is_v6(inst))
+/// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): VRID, family,
+/// interface, unicast or not with its source, multicast group. Not its name.
+type Identity<'a> = (u8, bool, &'a str, bool, Option<IpAddr>, Option<IpAddr>);
+
+fn identity(inst: &VrrpInstance) -> Identity<'_> {
+    (
+        inst.vrid,
+        is_v6(inst),
+        inst.interface.as_str(),
+        inst.is_unicast(),
+        inst.src_ip,
+        inst.mcast_dst_ip,
+    )
 }
 
-/// An instance is IPv6 when its virtual addresses are (they are all of one family).
+/// The instance's address family (resolved by the configuration).
 fn is_v6(inst: &VrrpInstance) -> bool {
-    inst.virtual_addresses
-        .first()
-        .is_some_and(|v| v.addr.is_ipv6())
+    inst.family == Family::Ipv6
 }
 
 /// How long start-up waits for an IPv6 link-local address to finish duplicate address
@@ -168,6 +197,10 @@ async fn primary_address(
     vips: &[IpAddr],
     netlink: &Netlink,
 ) -> Result<IpAddr> {
+    if let Some(src) = inst.src_ip {
+        // `unicast_src_ip` / `mcast_src_ip`: binding the socket to it checks it is ours.
+        return Ok(src);
+    }
     if !is_v6(inst) {
         return netlink
             .primary_ipv4(iface.index, vips)
@@ -203,6 +236,13 @@ impl Daemon {
                 .map_err(|e| anyhow::anyhow!("vrrp_script {}: {e}", s.name))?;
             script_as.push(run_as);
         }
+        let mut fifos = Vec::new();
+        for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo]
+            .into_iter()
+            .flatten()
+        {
+            fifos.push(Fifo::open(fifo, notify_as)?);
+        }
         let mut fresh = Vec::new();
         for inst in &config.instances {
             if !self
@@ -220,6 +260,21 @@ impl Daemon {
                 );
             }
         }
+        for name in tracked_interfaces(&config) {
+            if !self.links.contains_key(&name) {
+                let up = match self.netlink.interface(&name).await {
+                    Ok(iface) => iface.up,
+                    Err(_) => {
+                        warn!(interface = %name, "tracked interface does not exist (counts as down)");
+                        false
+                    }
+                };
+                self.links.insert(name, up);
+            }
+        }
+        for old in std::mem::replace(&mut self.fifos, fifos) {
+            old.close().await;
+        }
         // 2. Removed instances resign and release their addresses.
         let (kept, removed): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.running)
             .into_iter()
@@ -232,7 +287,7 @@ impl Daemon {
         for mut r in removed {
             info!(instance = %r.config.name, "instance removed from the configuration");
             let actions = r.fsm.handle(Event::Shutdown, now);
-            execute(&mut r, actions, &self.netlink).await;
+            execute(&mut r, actions, &self.netlink, &mut self.fifos).await;
             let _ = self.dataplane.remove_instance(&r.key);
             tokio::spawn(r.notifier.finish(Duration::from_secs(1)));
         }
@@ -245,8 +300,15 @@ impl Daemon {
             else {
                 continue;
             };
-            if let Err(e) =
-                reconfigure(&mut r, new, notify_as, &self.netlink, &mut self.dataplane).await
+            if let Err(e) = reconfigure(
+                &mut r,
+                new,
+                notify_as,
+                &self.netlink,
+                &mut self.dataplane,
+                &mut self.fifos,
+            )
+            .await
             {
                 error!(instance = %new.name, error = %format!("{e:#}"), "reload of this instance failed; it keeps its old settings");
             }
@@ -268,12 +330,9 @@ impl Daemon {
             .collect();
         let (tx, rx) = mpsc::channel(64);
         let mut tasks = Vec::new();
+        let used = tracked_scripts(&config);
         for (index, s) in config.scripts.iter().enumerate() {
-            let used = config
-                .instances
-                .iter()
-                .any(|i| i.track_scripts.iter().any(|t| t.name == s.name));
-            if !used {
+            if !used.contains(&s.name) {
                 continue;
             }
             if let Some(why) = refuse_script(&config, s, script_as[index]) {
@@ -295,17 +354,11 @@ impl Daemon {
         };
         self.config = config;
         // 5. Tracking for everyone, then start the new instances.
-        for r in &mut self.running {
-            let (delta, fault) = tracking_of(&self.config, &r.config, &self.scripts.states);
-            let actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
-            execute(r, actions, &self.netlink).await;
-        }
-        for mut r in fresh {
-            let (delta, fault) = tracking_of(&self.config, &r.config, &self.scripts.states);
-            let mut actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
-            actions.extend(r.fsm.handle(Event::Startup, now));
-            execute(&mut r, actions, &self.netlink).await;
-            self.running.push(r);
+        let first_new = self.running.len();
+        self.running.extend(fresh);
+        self.refresh_tracking(now).await;
+        for i in first_new..self.running.len() {
+            self.drive(i, Event::Startup, now).await;
         }
         Ok(())
     }
@@ -338,6 +391,90 @@ impl Daemon {
         }
     }
 
+    /// Feed one event to instance `i`, carry out its actions, and make its sync group
+    /// follow a move into or out of MASTER.
+    async fn drive(&mut self, i: usize, event: Event, at: MonoTime) {
+        let r = &mut self.running[i];
+        let actions = r.fsm.handle(event, at);
+        let transitions = execute(r, actions, &self.netlink, &mut self.fifos).await;
+        let Some(group) = r.config.sync_group.clone() else {
+            return;
+        };
+        for (from, to, reason) in transitions {
+            if reason == vrrp::Reason::SyncGroup {
+                continue;
+            }
+            let follow = match (from, to) {
+                (_, vrrp::State::Master) => vrrp::State::Master,
+                (vrrp::State::Master, vrrp::State::Backup) => vrrp::State::Backup,
+                _ => continue,
+            };
+            for j in 0..self.running.len() {
+                let member = &mut self.running[j];
+                if j != i && member.config.sync_group.as_deref() == Some(group.as_str()) {
+                    let actions = member.fsm.handle(Event::SyncGroup { to: follow }, at);
+                    execute(member, actions, &self.netlink, &mut self.fifos).await;
+                }
+            }
+        }
+    }
+
+    /// Recompute what tracked objects do to every instance (sync groups share FAULT) and
+    /// tell the instances whose result changed.
+    async fn refresh_tracking(&mut self, now: MonoTime) {
+        let statuses: Vec<track::Status> = self
+            .scripts
+            .states
+            .iter()
+            .map(ScriptState::status)
+            .collect();
+        let tracked = track::Tracked {
+            scripts: &self.config.scripts,
+            statuses: &statuses,
+            links: &self.links,
+        };
+        let mut effects: Vec<track::Effect> = self
+            .running
+            .iter()
+            .map(|r| {
+                let group = r
+                    .config
+                    .sync_group
+                    .as_ref()
+                    .and_then(|g| self.config.sync_groups.iter().find(|s| &s.name == g));
+                track::instance_effect(&r.config, group, &tracked)
+            })
+            .collect();
+        // keepalived: one member in FAULT puts its whole sync group in FAULT.
+        for g in &self.config.sync_groups {
+            let members: Vec<usize> = (0..self.running.len())
+                .filter(|&i| self.running[i].config.sync_group.as_deref() == Some(&g.name))
+                .collect();
+            if members.iter().any(|&i| effects[i].fault) {
+                for &i in &members {
+                    effects[i].fault = true;
+                }
+            }
+        }
+        for (i, effect) in effects.into_iter().enumerate() {
+            let r = &mut self.running[i];
+            if r.tracking == Some(effect) {
+                continue;
+            }
+            r.tracking = Some(effect);
+            let before = r.fsm.priority();
+            let event = Event::Tracking {
+                delta: effect.delta,
+                fault: effect.fault,
+            };
+            self.drive(i, event, now).await;
+            let r = &self.running[i];
+            if r.fsm.priority() != before {
+                info!(instance = %r.config.name, from = before, priority = r.fsm.priority(), "effective priority changed by tracked objects");
+            }
+        }
+    }
+
     async fn on_script_result(&mut self, result: runner::RunResult) {
         let index = result.script;
         let Some(state) = self.scripts.states.get_mut(index) else {
@@ -346,52 +483,48 @@ impl Daemon {
         let Some(status) = state.record(result.success) else {
             return;
         };
-        let name = &self.config.scripts[index].name;
-        info!(script = %name, ?status, "vrrp_script status changed");
-        let now = mono_now();
-        for r in &mut self.running {
-            if r.config.track_scripts.iter().any(|t| &t.name == name) {
-                let (delta, fault) = tracking_of(&self.config, &r.config, &self.scripts.states);
-                let before = r.fsm.priority();
-                let actions = r.fsm.handle(Event::Tracking { delta, fault }, now);
-                if r.fsm.priority() != before {
-                    info!(instance = %r.config.name, from = before, priority = r.fsm.priority(), "effective priority changed by tracked scripts");
-                }
-                execute(r, actions, &self.netlink).await;
-            }
+        info!(script = %self.config.scripts[index].name, ?status, "vrrp_script status changed");
+        self.refresh_tracking(mono_now()).await;
+    }
+
+    async fn on_link_change(&mut self, change: LinkChange) {
+        let Some(up) = self.links.get_mut(&change.name) else {
+            return;
+        };
+        if *up != change.up {
+            *up = change.up;
+            info!(interface = %change.name, up = change.up, "tracked interface changed");
+            self.refresh_tracking(mono_now()).await;
         }
     }
 
     async fn on_peer_event(&mut self, ev: PeerEvent) {
-        let Some(r) = self.running.iter_mut().find(|r| r.key == ev.key) else {
+        let Some(i) = self.running.iter().position(|r| r.key == ev.key) else {
             return;
         };
+        let r = &mut self.running[i];
         let latency_us = mono_now().nanos_since(MonoTime(ev.peer.last_seen_ns)) / 1_000;
         debug!(instance = %r.config.name, flags = ev.flags, priority = ev.peer.priority, latency_us, "XDP event");
         r.fed_ns = r.fed_ns.max(ev.peer.last_seen_ns);
-        let at = MonoTime(ev.peer.last_seen_ns);
-        let actions = r
-            .fsm
-            .handle(Event::Advert(peer_advert(&r.key, &ev.peer)), at);
-        execute(r, actions, &self.netlink).await;
+        let event = Event::Advert(peer_advert(&r.key, &ev.peer));
+        self.drive(i, event, MonoTime(ev.peer.last_seen_ns)).await;
     }
 
     /// Deadlines passed: first catch up with adverts XDP recorded since the last one fed in.
     async fn on_deadlines(&mut self) {
         let now = mono_now();
-        for r in &mut self.running {
+        for i in 0..self.running.len() {
+            let r = &mut self.running[i];
             if r.fsm.master_down_at().is_some_and(|d| d <= now)
                 && let Some(peer) = self.dataplane.peer(&r.key)
                 && peer.last_seen_ns > r.fed_ns
             {
                 r.fed_ns = peer.last_seen_ns;
-                let at = MonoTime(peer.last_seen_ns);
-                let actions = r.fsm.handle(Event::Advert(peer_advert(&r.key, &peer)), at);
-                execute(r, actions, &self.netlink).await;
+                let event = Event::Advert(peer_advert(&r.key, &peer));
+                self.drive(i, event, MonoTime(peer.last_seen_ns)).await;
             }
-            if r.fsm.deadline().is_some_and(|d| d <= now) {
-                let actions = r.fsm.handle(Event::Timer, now);
-                execute(r, actions, &self.netlink).await;
+            if self.running[i].fsm.deadline().is_some_and(|d| d <= now) {
+                self.drive(i, Event::Timer, now).await;
             }
         }
     }
@@ -403,7 +536,7 @@ impl Daemon {
         let now = mono_now();
         for r in &mut self.running {
             let actions = r.fsm.handle(Event::Shutdown, now);
-            execute(r, actions, &self.netlink).await;
+            execute(r, actions, &self.netlink, &mut self.fifos).await;
         }
         for task in self.scripts.tasks.drain(..) {
             task.abort();
@@ -414,9 +547,49 @@ impl Daemon {
         for r in self.running {
             r.notifier.finish(Duration::from_secs(1)).await;
         }
+        for fifo in self.fifos {
+            fifo.close().await;
+        }
         drop(self.dataplane);
         info!("stopped; XDP program detached");
     }
+}
+
+/// Every interface whose state matters: the instances' own and the tracked ones.
+fn tracked_interfaces(config: &Config) -> Vec<String> {
+    let mut names: Vec<String> = config
+        .instances
+        .iter()
+        .flat_map(|i| {
+            std::iter::once(i.interface.clone())
+                .chain(i.track_interfaces.iter().map(|t| t.interface.clone()))
+        })
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .flat_map(|g| g.track_interfaces.iter().map(|t| t.interface.clone())),
+        )
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Names of the scripts some instance or sync group tracks (only those run).
+fn tracked_scripts(config: &Config) -> Vec<String> {
+    config
+        .instances
+        .iter()
+        .flat_map(|i| i.track_scripts.iter())
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .flat_map(|g| g.track_scripts.iter()),
+        )
+        .map(|t| t.name.clone())
+        .collect()
 }
 
 /// With `enable_script_security`, why a script must not run as root, if it must not.
@@ -455,7 +628,13 @@ async fn setup_instance(
     let primary = primary_address(inst, &iface, &vip_addrs, netlink)
         .await
         .with_context(|| format!("instance {}: interface {}", inst.name, inst.interface))?;
-    let socket = AdvertSocket::open(&iface.name, iface.index, primary)?;
+    let socket = AdvertSocket::open(
+        &iface.name,
+        iface.index,
+        primary,
+        inst.unicast.ttl,
+        inst.mcast_dst_ip,
+    )?;
     let garp = GarpSocket::open(&iface)?;
     let na = if vip_addrs.iter().any(IpAddr::is_ipv6) {
         Some(NaSocket::open(&iface)?)
@@ -464,8 +643,9 @@ async fn setup_instance(
     };
     let family = if is_v6(inst) { FAMILY_V6 } else { FAMILY_V4 };
     let key = InstanceKey::new(iface.index, inst.vrid, family);
-    let (map_entry, advert) = wire_settings(inst, &vip_addrs)?;
+    let (map_entry, advert) = wire_settings(inst)?;
     dataplane.add_instance(key, map_entry)?;
+    dataplane.set_unicast_peers(key, &unicast_peers(inst))?;
     info!(
         instance = %inst.name, interface = %iface.name, vrid = inst.vrid, priority = inst.priority,
         advert_int = %inst.advert_int, version = inst.version, source = %primary,
@@ -476,6 +656,8 @@ async fn setup_instance(
         config: inst.clone(),
         key,
         iface,
+        destinations: destinations(inst, &socket),
+        v3_checksum: v3_checksum(inst),
         socket,
         garp,
         na,
@@ -483,6 +665,7 @@ async fn setup_instance(
         vips,
         advert,
         fed_ns: 0,
+        tracking: None,
     })
 }
 
@@ -493,11 +676,12 @@ async fn reconfigure(
     notify_as: RunAs,
     netlink: &Netlink,
     dataplane: &mut Dataplane,
+    fifos: &mut [Fifo],
 ) -> Result<()> {
     let vips = resolve_vips(new, &r.iface, netlink).await?;
-    let vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.1).collect();
-    let (map_entry, advert) = wire_settings(new, &vip_addrs)?;
+    let (map_entry, advert) = wire_settings(new)?;
     dataplane.add_instance(r.key, map_entry)?;
+    dataplane.set_unicast_peers(r.key, &unicast_peers(new))?;
     if r.fsm.state() == vrrp::State::Master {
         // Apply the address list as a diff: nothing that stays is touched.
         for old in r.vips.iter().filter(|v| !vips.contains(v)) {
@@ -514,13 +698,21 @@ async fn reconfigure(
         .collect();
     r.vips = vips;
     r.advert = advert;
+    r.destinations = destinations(new, &r.socket);
+    r.v3_checksum = v3_checksum(new);
     r.notifier = Notifier::new(new, notify_as);
     r.config = new.clone();
     let primary = r.socket.source;
     let actions = r.fsm.reconfigure(params_of(new, primary), mono_now());
-    execute(r, actions, netlink).await;
+    execute(r, actions, netlink, fifos).await;
     if r.fsm.state() == vrrp::State::Master && !added.is_empty() {
-        execute(r, vec![Action::SendGarp], netlink).await;
+        execute(
+            r,
+            vec![Action::SendGarp(GarpBurst::Takeover)],
+            netlink,
+            fifos,
+        )
+        .await;
     }
     Ok(())
 }
@@ -532,7 +724,11 @@ async fn resolve_vips(
     netlink: &Netlink,
 ) -> Result<Vec<(u32, IpAddr, u8)>> {
     let mut vips = Vec::new();
-    for vip in &inst.virtual_addresses {
+    for vip in inst
+        .virtual_addresses
+        .iter()
+        .chain(&inst.virtual_addresses_excluded)
+    {
         let index = match &vip.dev {
             Some(dev) if *dev != inst.interface => netlink.interface(dev).await?.index,
             _ => iface.index,
@@ -542,11 +738,9 @@ async fn resolve_vips(
     Ok(vips)
 }
 
-/// What the XDP program checks for this instance, and the advert we send.
-fn wire_settings(
-    inst: &VrrpInstance,
-    vip_addrs: &[IpAddr],
-) -> Result<(InstanceConfig, packet::Advert)> {
+/// What the XDP program checks for this instance, and the advert we send (it carries the
+/// virtual addresses, not the excluded ones).
+fn wire_settings(inst: &VrrpInstance) -> Result<(InstanceConfig, packet::Advert)> {
     let (auth_type, auth_pass, auth) = match &inst.authentication {
         Some(Authentication::Pass(key)) if inst.version == 2 => {
             (AUTH_PASS, *key, V2Auth::Pass(*key))
@@ -563,7 +757,13 @@ fn wire_settings(
         version: inst.version,
         auth_type,
         adver_int_secs: u8::try_from(inst.advert_int.0 / 100).unwrap_or(u8::MAX),
-        flags: 0,
+        flags: if !inst.is_unicast() {
+            0
+        } else if inst.unicast.check_src {
+            instance_flags::UNICAST | instance_flags::CHECK_UNICAST_SRC
+        } else {
+            instance_flags::UNICAST
+        },
         auth_pass,
     };
     let advert = packet::Advert {
@@ -572,9 +772,45 @@ fn wire_settings(
         priority: inst.priority,
         adver_int: inst.advert_int,
         auth,
-        addrs: vip_addrs.to_vec(),
+        addrs: inst.virtual_addresses.iter().map(|v| v.addr).collect(),
     };
     Ok((entry, advert))
+}
+
+/// The unicast peers with their TTL bounds, for the data plane.
+fn unicast_peers(inst: &VrrpInstance) -> Vec<(IpAddr, TtlBounds)> {
+    inst.unicast
+        .peers
+        .iter()
+        .map(|p| {
+            let bounds = TtlBounds {
+                min_ttl: p.min_ttl,
+                max_ttl: p.max_ttl,
+                _pad: [0; 2],
+            };
+            (p.addr, bounds)
+        })
+        .collect()
+}
+
+/// Where adverts go: every unicast peer, else the multicast group.
+fn destinations(inst: &VrrpInstance, socket: &AdvertSocket) -> Vec<IpAddr> {
+    if inst.is_unicast() {
+        inst.unicast.peers.iter().map(|p| p.addr).collect()
+    } else {
+        vec![inst.mcast_dst_ip.unwrap_or_else(|| socket.group())]
+    }
+}
+
+/// The VRRPv3-over-IPv4 checksum form to send (KEEPALIVED.md §2.5).
+fn v3_checksum(inst: &VrrpInstance) -> V3Checksum {
+    if inst.checksum.v3_as_v2 {
+        V3Checksum::MessageOnly
+    } else if inst.is_unicast() && inst.checksum.old_unicast == OldUnicastChecksum::Always {
+        V3Checksum::OldUnicast
+    } else {
+        V3Checksum::PseudoHeader
+    }
 }
 
 fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
@@ -586,25 +822,14 @@ fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
         wants_master: inst.initial_state == InitialState::Master,
         nopreempt: inst.nopreempt,
         preempt_delay_nanos: inst.preempt_delay.as_nanos() as u64,
-        down_timer_adverts: 3,
-        lower_prio_no_advert: false,
-        higher_prio_send_advert: false,
+        down_timer_adverts: u32::from(inst.down_timer_adverts),
+        lower_prio_no_advert: inst.lower_prio_no_advert,
+        higher_prio_send_advert: inst.higher_prio_send_advert,
         garp_master_delay_nanos: inst.garp_master_delay.as_nanos() as u64,
+        garp_lower_prio: inst.garp.lower_prio_repeat > 0,
+        garp_lower_prio_delay_nanos: inst.garp.lower_prio_delay.as_nanos() as u64,
+        garp_refresh_nanos: inst.garp.master_refresh.as_nanos() as u64,
     }
-}
-
-/// The summed effect of an instance's tracked scripts.
-fn tracking_of(config: &Config, inst: &VrrpInstance, states: &[ScriptState]) -> (i32, bool) {
-    let mut delta = 0;
-    let mut fault = false;
-    for t in &inst.track_scripts {
-        if let Some(i) = config.scripts.iter().position(|s| s.name == t.name) {
-            let effect = track::priority_effect(&config.scripts[i], t, states[i].status());
-            delta += effect.delta;
-            fault |= effect.fault;
-        }
-    }
-    (delta, fault)
 }
 
 fn peer_advert(key: &InstanceKey, peer: &PeerState) -> vrrp::Advert {
@@ -620,11 +845,21 @@ fn peer_advert(key: &InstanceKey, peer: &PeerState) -> vrrp::Advert {
     }
 }
 
-/// Carry out actions in order.
-async fn execute(r: &mut Running, actions: Vec<Action>, netlink: &Netlink) {
+/// A state change as [`execute`] reports it: from, to, why.
+type Transition = (vrrp::State, vrrp::State, vrrp::Reason);
+
+/// Carry out actions in order; returns the transitions among them.
+async fn execute(
+    r: &mut Running,
+    actions: Vec<Action>,
+    netlink: &Netlink,
+    fifos: &mut [Fifo],
+) -> Vec<Transition> {
+    let mut transitions = Vec::new();
     for action in actions {
         match action {
             Action::Transition { from, to, reason } => {
+                transitions.push((from, to, reason));
                 let master = r.fsm.master().map(|(a, p)| format!("{a} (priority {p})"));
                 info!(
                     instance = %r.config.name, from = %from, to = %to, %reason,
@@ -634,10 +869,12 @@ async fn execute(r: &mut Running, actions: Vec<Action>, netlink: &Netlink) {
             }
             Action::SendAdvert { priority } => {
                 r.advert.priority = priority;
-                let dst = r.socket.group();
-                let msg = r.advert.encode(r.socket.source, dst, V3Checksum::default());
-                if let Err(e) = r.socket.send(&msg, dst) {
-                    warn!(instance = %r.config.name, error = %e, "advert not sent");
+                for dst in &r.destinations {
+                    // The checksum covers the destination (pseudo-header): one per peer.
+                    let msg = r.advert.encode(r.socket.source, *dst, r.v3_checksum);
+                    if let Err(e) = r.socket.send(&msg, *dst) {
+                        warn!(instance = %r.config.name, error = %format!("{e:#}"), "advert not sent");
+                    }
                 }
             }
             Action::AddAddresses => {
@@ -654,8 +891,13 @@ async fn execute(r: &mut Running, actions: Vec<Action>, netlink: &Netlink) {
                     }
                 }
             }
-            Action::SendGarp => {
-                for _ in 0..r.config.garp_master_repeat.max(1) {
+            Action::SendGarp(burst) => {
+                let repeat = match burst {
+                    GarpBurst::Takeover => r.config.garp_master_repeat,
+                    GarpBurst::LowerPriority => r.config.garp.lower_prio_repeat,
+                    GarpBurst::Refresh => r.config.garp.master_refresh_repeat,
+                };
+                for _ in 0..repeat {
                     for (index, addr, _) in r.vips.iter().filter(|v| v.0 == r.iface.index) {
                         let sent = match (addr, &r.na) {
                             (IpAddr::V4(v4), _) => r.garp.send(*v4),
@@ -668,9 +910,16 @@ async fn execute(r: &mut Running, actions: Vec<Action>, netlink: &Netlink) {
                     }
                 }
             }
-            Action::Notify { state, priority } => r.notifier.notify(state, priority),
+            Action::Notify { state, priority } => {
+                r.notifier.notify(state, priority);
+                let line = Fifo::line(&r.config.name, state, priority);
+                for fifo in fifos.iter_mut() {
+                    fifo.write_line(&line);
+                }
+            }
         }
     }
+    transitions
 }
 
 /// Sleep until a CLOCK_MONOTONIC deadline (forever when there is none).

@@ -126,3 +126,130 @@ async fn run(argv: Vec<String>, run_as: RunAs) {
         Err(e) => warn!(script = %program, error = %e, "cannot run notify script"),
     }
 }
+
+/// A keepalived notify FIFO (`notify_fifo`, `vrrp_notify_fifo`): one line per transition,
+/// `INSTANCE "VI_1" MASTER 100`, written in transition order. Lines are written without
+/// blocking: with no reader, or a reader too slow to keep a pipe buffer free, a line is
+/// dropped with a warning rather than stalling the daemon.
+pub struct Fifo {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    /// The `*_fifo_script` reading it, stopped with the daemon.
+    reader: Option<tokio::process::Child>,
+}
+
+impl Fifo {
+    /// Open (creating it when missing) the FIFO and start its script, if any.
+    pub fn open(config: &crate::config::NotifyFifo, run_as: RunAs) -> anyhow::Result<Self> {
+        use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+
+        use anyhow::Context as _;
+        let path = std::path::PathBuf::from(&config.path);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.file_type().is_fifo() => {}
+            Ok(_) => anyhow::bail!("{} exists and is not a FIFO", path.display()),
+            Err(_) => {
+                let c = std::ffi::CString::new(config.path.as_bytes())
+                    .context("FIFO path contains NUL")?;
+                // SAFETY: mkfifo with a valid C string.
+                if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("creating FIFO {}", path.display()));
+                }
+            }
+        }
+        // Read-write: opening never blocks waiting for a reader, and writes never fail
+        // with EPIPE while no reader is attached.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .with_context(|| format!("opening FIFO {}", path.display()))?;
+        let reader = match &config.script {
+            Some(line) => {
+                let mut argv = split_command(line);
+                argv.push(config.path.clone());
+                let (program, args) = argv.split_first().context("empty notify_fifo_script")?;
+                Some(
+                    Command::new(program)
+                        .args(args)
+                        .stdin(Stdio::null())
+                        .process_group(0)
+                        .uid(run_as.uid)
+                        .gid(run_as.gid)
+                        .kill_on_drop(true)
+                        .spawn()
+                        .with_context(|| format!("starting notify_fifo_script {program}"))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Self { path, file, reader })
+    }
+
+    /// The FIFO line for an instance entering `state` (keepalived's format).
+    pub fn line(instance: &str, state: State, priority: u8) -> String {
+        format!("INSTANCE \"{instance}\" {state} {priority}\n")
+    }
+
+    /// Write one line; never blocks.
+    pub fn write_line(&mut self, line: &str) {
+        use std::io::Write as _;
+        if let Err(e) = self.file.write_all(line.as_bytes()) {
+            warn!(fifo = %self.path.display(), error = %e, "notify FIFO line dropped");
+        }
+    }
+
+    /// Stop the FIFO's script.
+    pub async fn close(mut self) {
+        if let Some(mut child) = self.reader.take() {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                // SAFETY: signalling the process group we created.
+                unsafe { libc::kill(-pid, libc::SIGTERM) };
+            }
+            let _ = time::timeout(Duration::from_secs(1), child.wait()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_lines_follow_keepalived() {
+        assert_eq!(
+            Fifo::line("VI_1", State::Master, 100),
+            "INSTANCE \"VI_1\" MASTER 100\n"
+        );
+        assert_eq!(
+            Fifo::line("VI_1", State::Fault, 90),
+            "INSTANCE \"VI_1\" FAULT 90\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn fifo_is_created_written_and_never_blocks_without_a_reader() {
+        let dir = std::env::temp_dir().join(format!("vrrp-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notify.fifo");
+        let config = crate::config::NotifyFifo {
+            path: path.to_string_lossy().into_owned(),
+            user: None,
+            group: None,
+            script: None,
+        };
+        let mut fifo = Fifo::open(&config, RunAs::ROOT).unwrap();
+        // Far more than a pipe buffer, with nobody reading: must return, not block.
+        for _ in 0..5000 {
+            fifo.write_line(&Fifo::line("VI_1", State::Backup, 90));
+        }
+        let mut reader = std::fs::File::open(&path).unwrap();
+        let mut first = [0u8; 26];
+        std::io::Read::read_exact(&mut reader, &mut first).unwrap();
+        assert_eq!(&first, b"INSTANCE \"VI_1\" BACKUP 90\n");
+        fifo.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

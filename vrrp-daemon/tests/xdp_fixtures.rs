@@ -627,14 +627,18 @@ fn v3_records_which_checksum_flavour_the_peer_used() {
     .encode(IpAddr::V4(SRC), IpAddr::V4(MCAST), V3Checksum::PseudoHeader);
     let f = frame(&msg, Wrap { dst: ME, ..PLAIN });
     dp.test_run(&f, IFINDEX).unwrap();
-    assert_eq!(dp.peer(&unicast_key).unwrap().csum_flavour, csum::V3_OLD_UNICAST);
+    assert_eq!(
+        dp.peer(&unicast_key).unwrap().csum_flavour,
+        csum::V3_OLD_UNICAST
+    );
     // And the current form over the real destination.
     let msg = Advert {
         vrid: UNICAST_VRID,
         ..v3(100)
     }
     .encode(IpAddr::V4(SRC), IpAddr::V4(ME), V3Checksum::PseudoHeader);
-    dp.test_run(&frame(&msg, Wrap { dst: ME, ..PLAIN }), IFINDEX).unwrap();
+    dp.test_run(&frame(&msg, Wrap { dst: ME, ..PLAIN }), IFINDEX)
+        .unwrap();
     assert_eq!(dp.peer(&unicast_key).unwrap().csum_flavour, csum::V3_PSEUDO);
 }
 

@@ -22,9 +22,13 @@
 //! loads. Every message says what is wrong and what to write instead.
 use std::{fmt, path::Path};
 
+#[cfg(test)]
+mod keyword_tests;
+pub mod keywords;
 mod lexer;
 pub mod model;
 mod parser;
+mod raw;
 mod resolve;
 mod suggest;
 
@@ -35,9 +39,23 @@ pub use model::*;
 pub struct Loaded {
     /// The validated configuration, defaults applied.
     pub config: Config,
-    /// Things the operator should fix or know (unknown keywords, rounded values, ...),
-    /// in file order.
+    /// Things the operator should fix or know (unknown keywords, rounded values, keywords
+    /// not acted on, ...), in file order: [`Severity::Warning`]s and [`Severity::Note`]s.
     pub warnings: Vec<Diagnostic>,
+}
+
+/// How serious a [`Diagnostic`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The configuration is refused (`check` exits 4).
+    Error,
+    /// A problem of the file that keepalived also reports (an unknown keyword, a value
+    /// given twice, a value rounded or cleared): it loads, but `check` exits 5, as
+    /// `keepalived -t` does.
+    Warning,
+    /// Information: a keyword accepted but not acted on, skipped LVS blocks, advice that
+    /// keepalived only logs. `check` exits 0.
+    Note,
 }
 
 /// One message about the configuration, pinned to where the operator has to look.
@@ -48,6 +66,9 @@ pub struct Diagnostic {
     pub location: Location,
     /// What is wrong and what to write instead.
     pub message: String,
+    /// Error, warning or note ([`ConfigErrors::errors`] holds the errors, the other two
+    /// are in the warnings).
+    pub severity: Severity,
 }
 
 impl fmt::Display for Diagnostic {
@@ -76,7 +97,7 @@ impl fmt::Display for Diagnostic {
 pub struct ConfigErrors {
     /// The errors, in file order (at least one).
     pub errors: Vec<Diagnostic>,
-    /// The warnings found on the way, in file order.
+    /// The warnings and notes found on the way, in file order.
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -146,6 +167,7 @@ impl Diags {
         self.errors.push(Diagnostic {
             location: location.clone(),
             message: message.into(),
+            severity: Severity::Error,
         });
     }
 
@@ -153,6 +175,16 @@ impl Diags {
         self.warnings.push(Diagnostic {
             location: location.clone(),
             message: message.into(),
+            severity: Severity::Warning,
+        });
+    }
+
+    /// Information, not a problem of the file (see [`Severity::Note`]).
+    fn note(&mut self, location: &Location, message: impl Into<String>) {
+        self.warnings.push(Diagnostic {
+            location: location.clone(),
+            message: message.into(),
+            severity: Severity::Note,
         });
     }
 
@@ -256,6 +288,8 @@ vrrp_script chk_nginx {
         }
     }
 
+    /// The seed instance with every default written out: this is the table of
+    /// keepalived's defaults for an instance.
     fn seed_instance() -> VrrpInstance {
         VrrpInstance {
             name: "VI_1".into(),
@@ -265,23 +299,61 @@ vrrp_script chk_nginx {
             priority: 100,
             advert_int: Centiseconds(100),
             version: 2,
+            family: Family::Ipv4,
             authentication: Some(Authentication::Pass(*b"1234\0\0\0\0")),
             virtual_addresses: vec![VirtualAddress {
                 addr: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 100)),
                 prefix_len: 32,
                 dev: None,
                 label: None,
+                brd: None,
+                scope: None,
+                no_track: false,
             }],
+            virtual_addresses_excluded: vec![],
+            virtual_routes: vec![],
             track_scripts: vec![],
+            track_interfaces: vec![],
+            track_files: vec![],
+            track_processes: vec![],
+            dont_track_primary: false,
             nopreempt: false,
             preempt_delay: Duration::ZERO,
+            src_ip: None,
+            unicast: UnicastConfig {
+                peers: vec![],
+                ttl: None,
+                check_src: false,
+                fault_no_peer: false,
+            },
+            mcast_dst_ip: Some(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18))),
+            vmac: None,
+            accept: true,
+            strict_mode: false,
+            skip_check_adv_addr: false,
+            down_timer_adverts: 3,
+            lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
+            checksum: ChecksumConfig {
+                old_unicast: OldUnicastChecksum::Auto,
+                v3_as_v2: false,
+            },
             notify_master: None,
             notify_backup: None,
             notify_fault: None,
             notify_stop: None,
             notify: None,
+            notify_deleted: false,
+            notify_deleted_script: None,
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,
+            garp: GarpConfig {
+                master_refresh: Duration::ZERO,
+                master_refresh_repeat: 1,
+                lower_prio_delay: Duration::from_secs(5),
+                lower_prio_repeat: 5,
+            },
+            sync_group: None,
             location: at(1, 1),
         }
     }
@@ -298,6 +370,7 @@ vrrp_script chk_nginx {
             fall: 1,
             init_fail: false,
             user: None,
+            group: None,
             location: at(17, 1),
         }
     }
@@ -311,9 +384,14 @@ vrrp_script chk_nginx {
             Config {
                 global: GlobalDefs::default(),
                 scripts: vec![seed_script()],
+                track_files: vec![],
+                track_processes: vec![],
+                sync_groups: vec![],
                 instances: vec![seed_instance()],
             }
         );
+        assert!(loaded.config.runs_scripts());
+        assert!(!loaded.config.instances[0].is_unicast());
     }
 
     #[test]
@@ -345,6 +423,7 @@ vrrp_script chk_nginx {
         let d = Diagnostic {
             location: at(7, 5),
             message: "virtual_router_id 300 is out of range; use a number from 1 to 255".into(),
+            severity: Severity::Error,
         };
         assert_eq!(
             d.to_string(),
@@ -353,6 +432,7 @@ vrrp_script chk_nginx {
         let whole_file = Diagnostic {
             location: at(0, 0),
             message: "m".into(),
+            severity: Severity::Note,
         };
         assert_eq!(whole_file.to_string(), "keepalived.conf: m");
     }

@@ -10,540 +10,37 @@
 //! checks that need the whole file are left to `resolve`, because keepalived.conf may
 //! define things after their use (`global_defs` after the instances, a `vrrp_script` after
 //! the instance that tracks it).
-use std::{collections::HashSet, net::IpAddr, time::Duration};
+//!
+//! Which keywords exist where, and which the daemon acts on, is [`super::keywords`]: a
+//! keyword with a handler here but not acted on gets one note where it is written.
+//! The `vrrp_instance` handlers are in `parser/instance.rs`.
+use std::{net::IpAddr, time::Duration};
 
 use super::{
     Diags, Location,
+    keywords::{self, Block, Status},
     lexer::{Token, TokenKind},
-    model::{InitialState, VirtualAddress},
+    model::{NotifyFifo, ParamMatch, TrackFileInit},
+    raw::{
+        Health, RawConfig, RawGlobal, RawNotify, RawScript, RawSyncGroup, RawTrack, RawTrackFile,
+        RawTrackProcess, RawTracking, Spanned,
+    },
     suggest::did_you_mean,
 };
 
-// ===== raw values =====
-
-/// A value and the statement that set it.
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct Spanned<T> {
-    pub(super) value: T,
-    pub(super) loc: Location,
-}
-
-/// Everything the file says, per block, before defaults.
-#[derive(Debug, Default)]
-pub(super) struct RawConfig {
-    pub(super) global: RawGlobal,
-    pub(super) scripts: Vec<RawScript>,
-    pub(super) instances: Vec<RawInstance>,
-}
-
-/// `global_defs` (all of them merged: keepalived allows several).
-#[derive(Debug, Default)]
-pub(super) struct RawGlobal {
-    pub(super) router_id: Option<Spanned<String>>,
-    pub(super) vrrp_version: Option<Spanned<u8>>,
-    pub(super) script_user: Option<Spanned<String>>,
-    pub(super) enable_script_security: bool,
-    pub(super) garp_master_delay: Option<Spanned<u32>>,
-    pub(super) garp_master_repeat: Option<Spanned<u32>>,
-    /// Keywords that had an invalid value (already reported).
-    pub(super) bad: HashSet<String>,
-}
-
-/// A `vrrp_script NAME { }` block.
-#[derive(Debug)]
-pub(super) struct RawScript {
-    pub(super) name: String,
-    pub(super) loc: Location,
-    pub(super) script: Option<Spanned<String>>,
-    pub(super) interval: Option<Spanned<u32>>,
-    pub(super) timeout: Option<Spanned<u32>>,
-    /// `weight W [reverse]`.
-    pub(super) weight: Option<Spanned<(i32, bool)>>,
-    pub(super) rise: Option<Spanned<u32>>,
-    pub(super) fall: Option<Spanned<u32>>,
-    pub(super) init_fail: bool,
-    pub(super) user: Option<Spanned<String>>,
-    /// Keywords that had an invalid value (already reported).
-    pub(super) bad: HashSet<String>,
-    /// Part of the block was unusable (unsupported syntax, no block): its name exists, but
-    /// nothing may be reported as missing from it.
-    pub(super) tainted: bool,
-}
-
-/// `auth_type`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum AuthType {
-    Pass,
-    Ah,
-}
-
-/// An `authentication { }` block.
-#[derive(Debug)]
-pub(super) struct RawAuth {
-    pub(super) loc: Location,
-    pub(super) auth_type: Option<Spanned<AuthType>>,
-    /// Truncated to 8 bytes and zero-padded.
-    pub(super) auth_pass: Option<Spanned<[u8; 8]>>,
-}
-
-/// A decimal number of seconds as written, in microseconds (keepalived's resolution).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Seconds {
-    pub(super) micros: u64,
-    pub(super) text: String,
-}
-
-/// One `track_script` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct RawTrack {
-    pub(super) name: String,
-    pub(super) weight: Option<i32>,
-    /// `reverse` (true) or `noreverse` (false) after the weight; unset means the script's.
-    pub(super) reverse: Option<bool>,
-}
-
-/// A `vrrp_instance NAME { }` block.
-#[derive(Debug)]
-pub(super) struct RawInstance {
-    pub(super) name: String,
-    pub(super) loc: Location,
-    pub(super) state: Option<Spanned<InitialState>>,
-    pub(super) interface: Option<Spanned<String>>,
-    pub(super) vrid: Option<Spanned<u8>>,
-    pub(super) priority: Option<Spanned<u8>>,
-    pub(super) advert_int: Option<Spanned<Seconds>>,
-    pub(super) version: Option<Spanned<u8>>,
-    pub(super) auth: Option<RawAuth>,
-    pub(super) vips: Vec<Spanned<VirtualAddress>>,
-    pub(super) track_scripts: Vec<Spanned<RawTrack>>,
-    /// `nopreempt` (true) or `preempt` (false), whichever came last.
-    pub(super) nopreempt: Option<Spanned<bool>>,
-    pub(super) preempt_delay: Option<Spanned<Duration>>,
-    pub(super) notify_master: Option<Spanned<String>>,
-    pub(super) notify_backup: Option<Spanned<String>>,
-    pub(super) notify_fault: Option<Spanned<String>>,
-    pub(super) notify_stop: Option<Spanned<String>>,
-    pub(super) notify: Option<Spanned<String>>,
-    pub(super) garp_master_delay: Option<Spanned<u32>>,
-    pub(super) garp_master_repeat: Option<Spanned<u32>>,
-    /// Keywords that had an invalid value (already reported).
-    pub(super) bad: HashSet<String>,
-    /// Part of the block used unsupported syntax (already reported): nothing may be
-    /// reported as missing from it.
-    pub(super) tainted: bool,
-}
-
-impl RawInstance {
-    fn new(name: String, loc: Location) -> Self {
-        Self {
-            name,
-            loc,
-            state: None,
-            interface: None,
-            vrid: None,
-            priority: None,
-            advert_int: None,
-            version: None,
-            auth: None,
-            vips: Vec::new(),
-            track_scripts: Vec::new(),
-            nopreempt: None,
-            preempt_delay: None,
-            notify_master: None,
-            notify_backup: None,
-            notify_fault: None,
-            notify_stop: None,
-            notify: None,
-            garp_master_delay: None,
-            garp_master_repeat: None,
-            bad: HashSet::new(),
-            tainted: false,
-        }
-    }
-}
-
-// ===== keyword tables =====
-
-/// Where a statement is; decides which keywords are known there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ctx {
-    Top,
-    Global,
-    Script,
-    Instance,
-    Auth,
-}
-
-const TOP_HANDLED: &[&str] = &["global_defs", "vrrp_script", "vrrp_instance"];
-
-/// LVS / health-checker blocks: a whole other daemon in keepalived; skipped as a whole.
-const LVS_BLOCKS: &[&str] = &[
-    "virtual_server",
-    "virtual_server_group",
-    "real_server",
-    "SSL",
-];
-
-/// Known keepalived keywords this daemon does not act on, each with what that means for
-/// the operator ("" = harmless: "accepted, not acted on").
-const TOP_IGNORED: &[(&str, &str)] = &[
-    (
-        "vrrp_sync_group",
-        "the instances of the group fail over independently",
-    ),
-    ("vrrp_track_process", "processes are not tracked"),
-    ("track_file", "files are not tracked"),
-    ("vrrp_track_file", "files are not tracked"),
-    ("garp_group", "GARPs are not paced per interface group"),
-    ("linkbeat_interfaces", "links are watched through netlink"),
-    ("interface_up_down_delays", "link changes are not delayed"),
-    ("static_ipaddress", "these addresses are not added"),
-    ("static_routes", "these routes are not added"),
-    ("static_rules", "these rules are not added"),
-    ("track_group", ""),
-    ("bfd_instance", "BFD sessions are not run"),
-    ("linkbeat_use_polling", ""),
-    (
-        "net_namespace",
-        "the daemon runs in the namespace it is started in",
-    ),
-    ("net_namespace_ipvs", ""),
-    ("namespace_with_ipsets", ""),
-    ("use_pid_dir", ""),
-    ("instance", ""),
-    ("child_wait_time", ""),
-];
-
-const GLOBAL_HANDLED: &[&str] = &[
-    "router_id",
-    "vrrp_version",
-    "script_user",
-    "enable_script_security",
-    "vrrp_garp_master_delay",
-    "vrrp_garp_master_repeat",
-];
-
-/// Every other `global_defs` keyword of keepalived 2.2.7 (`core/global_parser.c`).
-const GLOBAL_IGNORED: &[(&str, &str)] = &[
-    ("process_names", ""),
-    ("process_name", ""),
-    ("vrrp_process_name", ""),
-    ("checker_process_name", ""),
-    ("lvs_process_name", ""),
-    ("bfd_process_name", ""),
-    ("notification_email_from", ""),
-    ("smtp_server", ""),
-    ("smtp_helo_name", ""),
-    ("smtp_connect_timeout", ""),
-    ("notification_email", ""),
-    ("smtp_alert", ""),
-    ("startup_script", ""),
-    ("startup_script_timeout", ""),
-    ("shutdown_script", ""),
-    ("shutdown_script_timeout", ""),
-    ("max_auto_priority", ""),
-    ("min_auto_priority_delay", ""),
-    ("smtp_alert_vrrp", ""),
-    ("smtp_alert_checker", ""),
-    ("checker_log_all_failures", ""),
-    ("dynamic_interfaces", ""),
-    ("no_email_faults", ""),
-    ("default_interface", ""),
-    ("disable_local_igmp", ""),
-    ("lvs_timeouts", ""),
-    ("lvs_flush", ""),
-    ("lvs_flush_on_stop", ""),
-    ("lvs_flush_onstop", ""),
-    ("lvs_sync_daemon", ""),
-    ("lvs_id", ""),
-    ("vrrp_mcast_group4", ""),
-    ("vrrp_mcast_group6", ""),
-    ("vrrp_garp_master_refresh", ""),
-    ("vrrp_garp_master_refresh_repeat", ""),
-    ("vrrp_garp_lower_prio_delay", ""),
-    ("vrrp_garp_lower_prio_repeat", ""),
-    ("vrrp_down_timer_adverts", ""),
-    ("vrrp_garp_interval", ""),
-    ("vrrp_gna_interval", ""),
-    ("vrrp_min_garp", ""),
-    ("vrrp_garp_extra_if", ""),
-    ("vrrp_vmac_garp_intvl", ""),
-    ("vrrp_lower_prio_no_advert", ""),
-    ("vrrp_higher_prio_send_advert", ""),
-    ("vrrp_iptables", ""),
-    ("vrrp_ipsets", ""),
-    ("nftables", ""),
-    ("nftables_priority", ""),
-    ("nftables_ifindex", ""),
-    ("nftables_ipvs", ""),
-    ("nftables_ipvs_priority", ""),
-    ("nftables_ipvs_start_fwmark", ""),
-    ("nftables_counters", ""),
-    ("vrrp_check_unicast_src", ""),
-    ("vrrp_skip_check_adv_addr", ""),
-    ("vrrp_strict", ""),
-    ("vrrp_priority", ""),
-    ("vrrp_no_swap", ""),
-    ("vrrp_rt_priority", ""),
-    ("vrrp_cpu_affinity", ""),
-    ("vrrp_rlimit_rttime", ""),
-    ("vrrp_rlimit_rtime", ""),
-    ("notify_fifo", ""),
-    ("notify_fifo_script", ""),
-    ("vrrp_notify_fifo", ""),
-    ("vrrp_notify_fifo_script", ""),
-    ("vrrp_notify_priority_changes", ""),
-    ("fifo_write_vrrp_states_on_reload", ""),
-    ("lvs_notify_fifo", ""),
-    ("lvs_notify_fifo_script", ""),
-    ("checker_priority", ""),
-    ("checker_no_swap", ""),
-    ("checker_rt_priority", ""),
-    ("checker_cpu_affinity", ""),
-    ("checker_rlimit_rttime", ""),
-    ("checker_rlimit_rtime", ""),
-    ("bfd_priority", ""),
-    ("bfd_no_swap", ""),
-    ("bfd_rt_priority", ""),
-    ("bfd_cpu_affinity", ""),
-    ("bfd_rlimit_rttime", ""),
-    ("bfd_rlimit_rtime", ""),
-    ("snmp_socket", ""),
-    ("enable_traps", ""),
-    ("enable_snmp_vrrp", ""),
-    ("enable_snmp_keepalived", ""),
-    ("enable_snmp_rfc", ""),
-    ("enable_snmp_rfcv2", ""),
-    ("enable_snmp_rfcv3", ""),
-    ("enable_snmp_checker", ""),
-    ("enable_dbus", ""),
-    ("dbus_service_name", ""),
-    ("vrrp_netlink_cmd_rcv_bufs", ""),
-    ("vrrp_netlink_cmd_rcv_bufs_force", ""),
-    ("vrrp_netlink_monitor_rcv_bufs", ""),
-    ("vrrp_netlink_monitor_rcv_bufs_force", ""),
-    ("process_monitor_rcv_bufs", ""),
-    ("process_monitor_rcv_bufs_force", ""),
-    ("lvs_netlink_cmd_rcv_bufs", ""),
-    ("lvs_netlink_cmd_rcv_bufs_force", ""),
-    ("lvs_netlink_monitor_rcv_bufs", ""),
-    ("lvs_netlink_monitor_rcv_bufs_force", ""),
-    ("rs_init_notifies", ""),
-    ("no_checker_emails", ""),
-    ("vrrp_rx_bufs_policy", ""),
-    ("vrrp_rx_bufs_multiplier", ""),
-    ("vrrp_startup_delay", ""),
-    ("log_unknown_vrids", ""),
-    ("vmac_prefix", ""),
-    ("vmac_addr_prefix", ""),
-    ("umask", ""),
-    ("random_seed", ""),
-    ("reload_check_config", ""),
-    ("reload_time_file", ""),
-    ("reload_repeat", ""),
-    ("reload_file", ""),
-    ("include_check", ""),
-    ("config_save_dir", ""),
-    ("tmp_config_directory", ""),
-    ("data_use_instance", ""),
-    // Also accepted at top level by keepalived, and commonly written here.
-    ("linkbeat_use_polling", ""),
-    ("net_namespace", ""),
-    ("use_pid_dir", ""),
-    ("instance", ""),
-    ("child_wait_time", ""),
-];
-
-const SCRIPT_HANDLED: &[&str] = &[
-    "script",
-    "interval",
-    "timeout",
-    "weight",
-    "rise",
-    "fall",
-    "init_fail",
-    "user",
-];
-
-const INSTANCE_HANDLED: &[&str] = &[
-    "state",
-    "interface",
-    "virtual_router_id",
-    "priority",
-    "advert_int",
-    "version",
-    "authentication",
-    "virtual_ipaddress",
-    "track_script",
-    "nopreempt",
-    "preempt",
-    "preempt_delay",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "notify",
-    "garp_master_delay",
-    "garp_master_repeat",
-];
-
-/// The other `vrrp_instance` keywords of keepalived 2.2.7 (`vrrp/vrrp_parser.c`).
-const INSTANCE_IGNORED: &[(&str, &str)] = &[
-    (
-        "use_vmac",
-        "the addresses go on the interface itself, not on a VMAC",
-    ),
-    (
-        "use_vmac_addr",
-        "the addresses go on the interface itself, not on a VMAC",
-    ),
-    (
-        "vmac_xmit_base",
-        "the addresses go on the interface itself, not on a VMAC",
-    ),
-    (
-        "use_ipvlan",
-        "the addresses go on the interface itself, not on an ipvlan",
-    ),
-    ("unicast_peer", "adverts are sent by multicast"),
-    ("unicast_fault_no_peer", "adverts are sent by multicast"),
-    ("check_unicast_src", "adverts are sent by multicast"),
-    (
-        "unicast_src_ip",
-        "adverts are sent by multicast from the interface's address",
-    ),
-    ("unicast_ttl", "adverts are sent by multicast"),
-    ("old_unicast_checksum", "adverts are sent by multicast"),
-    (
-        "mcast_src_ip",
-        "adverts use the interface's primary address",
-    ),
-    ("mcast_dst_ip", "adverts go to the standard VRRP group"),
-    ("native_ipv6", ""),
-    ("vrf", "the instance is not bound to a VRF"),
-    (
-        "dont_track_primary",
-        "a fault of the interface still puts the instance in FAULT",
-    ),
-    (
-        "track_interface",
-        "interfaces other than the instance's are not tracked",
-    ),
-    ("track_file", "files are not tracked"),
-    ("track_process", "processes are not tracked"),
-    ("track_bfd", "BFD sessions are not tracked"),
-    ("track_src_ip", "the source address is not tracked"),
-    (
-        "virtual_ipaddress_excluded",
-        "these addresses are not added",
-    ),
-    ("virtual_routes", "these routes are not added"),
-    ("virtual_rules", "these rules are not added"),
-    ("promote_secondaries", ""),
-    ("linkbeat_use_polling", ""),
-    ("accept", ""),
-    ("no_accept", "the addresses accept traffic in BACKUP too"),
-    ("skip_check_adv_addr", ""),
-    (
-        "strict_mode",
-        "RFC strictness is not enforced beyond the defaults",
-    ),
-    ("debug", ""),
-    ("notify_deleted", ""),
-    ("notify_master_rx_lower_pri", "that script is not run"),
-    ("smtp_alert", ""),
-    ("notify_priority_changes", ""),
-    ("lvs_sync_daemon_interface", ""),
-    (
-        "garp_master_refresh",
-        "no periodic GARPs are sent while master",
-    ),
-    (
-        "garp_master_refresh_repeat",
-        "no periodic GARPs are sent while master",
-    ),
-    ("garp_lower_prio_delay", ""),
-    ("garp_lower_prio_repeat", ""),
-    (
-        "down_timer_adverts",
-        "the master-down interval is 3 adverts",
-    ),
-    ("garp_extra_if", ""),
-    ("vmac_garp_intvl", ""),
-    ("lower_prio_no_advert", ""),
-    ("higher_prio_send_advert", ""),
-    ("kernel_rx_buf_size", ""),
-];
-
-const AUTH_HANDLED: &[&str] = &["auth_type", "auth_pass"];
-
-impl Ctx {
-    /// Where the statement is, for messages.
-    fn place(self) -> &'static str {
-        match self {
-            Ctx::Top => "at top level",
-            Ctx::Global => "in global_defs",
-            Ctx::Script => "in vrrp_script",
-            Ctx::Instance => "in vrrp_instance",
-            Ctx::Auth => "in authentication",
-        }
-    }
-
-    /// The block to move a keyword to, for messages.
-    fn block(self) -> &'static str {
-        match self {
-            Ctx::Top => "the top level",
-            Ctx::Global => "global_defs { }",
-            Ctx::Script => "a vrrp_script NAME { } block",
-            Ctx::Instance => "a vrrp_instance NAME { } block",
-            Ctx::Auth => "an authentication { } block",
-        }
-    }
-
-    fn handled(self) -> &'static [&'static str] {
-        match self {
-            Ctx::Top => TOP_HANDLED,
-            Ctx::Global => GLOBAL_HANDLED,
-            Ctx::Script => SCRIPT_HANDLED,
-            Ctx::Instance => INSTANCE_HANDLED,
-            Ctx::Auth => AUTH_HANDLED,
-        }
-    }
-
-    fn ignored(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Ctx::Top => TOP_IGNORED,
-            Ctx::Global => GLOBAL_IGNORED,
-            Ctx::Instance => INSTANCE_IGNORED,
-            Ctx::Script | Ctx::Auth => &[],
-        }
-    }
-
-    /// Every keyword keepalived knows here (what "did you mean" chooses from).
-    fn known(self) -> impl Iterator<Item = &'static str> {
-        let lvs = if self == Ctx::Top { LVS_BLOCKS } else { &[] };
-        self.handled()
-            .iter()
-            .copied()
-            .chain(self.ignored().iter().map(|(k, _)| *k))
-            .chain(lvs.iter().copied())
-    }
-
-    fn knows(self, keyword: &str) -> bool {
-        self.known().any(|k| k == keyword)
-    }
-}
+mod instance;
 
 // ===== syntax tree =====
 
 /// `keyword values... [{ block }]`.
-struct Stmt<'t> {
+pub(super) struct Stmt<'t> {
     keyword: &'t Token,
     args: Vec<&'t Token>,
-    block: Option<Block<'t>>,
+    body: Option<Body<'t>>,
 }
 
-struct Block<'t> {
+/// The `{ }` of a statement.
+pub(super) struct Body<'t> {
     open: &'t Token,
     stmts: Vec<Stmt<'t>>,
 }
@@ -560,6 +57,11 @@ impl Stmt<'_> {
     /// Holds `@host` or `$VAR` (reported by the lexer): skipped without further messages.
     fn unsupported(&self) -> bool {
         self.keyword.unsupported || self.args.iter().any(|a| a.unsupported)
+    }
+
+    /// The keyword and its values: the words of an entry of a list block.
+    fn words(&self) -> impl Iterator<Item = &Token> {
+        std::iter::once(self.keyword).chain(self.args.iter().copied())
     }
 }
 
@@ -606,7 +108,7 @@ impl<'t> TreeBuilder<'t, '_> {
                         "this `{` follows no keyword; write the block's keyword before it \
                          (e.g. `virtual_ipaddress {`) or remove the braces",
                     );
-                    let _ = self.block(token, "this block", depth);
+                    let _ = self.body(token, "this block", depth);
                 }
                 TokenKind::Word | TokenKind::Quoted => stmts.push(self.stmt(depth)),
             }
@@ -624,26 +126,26 @@ impl<'t> TreeBuilder<'t, '_> {
             args.push(token);
             self.pos += 1;
         }
-        let block = match self.tokens.get(self.pos) {
+        let body = match self.tokens.get(self.pos) {
             Some(open) if open.kind == TokenKind::Open => {
                 self.pos += 1;
                 let owner = match args.first() {
                     Some(name) => format!("`{} {}`", keyword.text, name.text),
                     None => format!("`{}`", keyword.text),
                 };
-                Some(self.block(open, &owner, depth))
+                Some(self.body(open, &owner, depth))
             }
             _ => None,
         };
         Stmt {
             keyword,
             args,
-            block,
+            body,
         }
     }
 
     /// The block after `open` (already consumed).
-    fn block(&mut self, open: &'t Token, owner: &str, depth: usize) -> Block<'t> {
+    fn body(&mut self, open: &'t Token, owner: &str, depth: usize) -> Body<'t> {
         if depth >= MAX_NESTING {
             self.diags.error(
                 &open.loc,
@@ -653,12 +155,12 @@ impl<'t> TreeBuilder<'t, '_> {
                 ),
             );
             self.skip_balanced();
-            return Block {
+            return Body {
                 open,
                 stmts: Vec::new(),
             };
         }
-        Block {
+        Body {
             open,
             stmts: self.stmts(Some((open, owner)), depth + 1),
         }
@@ -695,14 +197,12 @@ pub(super) fn parse(tokens: &[Token], diags: &mut Diags) -> RawConfig {
     .stmts(None, 0);
     let mut walker = Walker { diags, lvs: None };
     let mut raw = RawConfig::default();
-    for stmt in &stmts {
-        walker.top(stmt, &mut raw);
-    }
+    walker.walk(Block::Top, &stmts, false, |w, st| w.top(st, &mut raw));
     raw
 }
 
 /// A range for a number, with what to call its unit in messages.
-struct Range {
+pub(super) struct Range {
     min: i64,
     max: i64,
     /// "a number", "whole seconds", ...: completes "use ... from MIN to MAX".
@@ -718,9 +218,16 @@ const VRID: Range = Range {
     what: "a number",
 };
 const PRIORITY: Range = VRID;
-const WEIGHT: Range = Range {
+/// Weights of `vrrp_script`, `track_script` and `track_interface`.
+pub(super) const WEIGHT: Range = Range {
     min: -253,
     max: 253,
+    what: "a number",
+};
+/// Weights of `track_file` and `vrrp_track_process` (keepalived allows ±254 there).
+pub(super) const WEIGHT_254: Range = Range {
+    min: -254,
+    max: 254,
     what: "a number",
 };
 const SCRIPT_SECONDS: Range = Range {
@@ -738,18 +245,50 @@ const GARP_DELAY: Range = Range {
     max: MAX_SECONDS,
     what: "whole seconds",
 };
+const GARP_REFRESH: Range = Range {
+    min: 0,
+    max: u32::MAX as i64,
+    what: "whole seconds",
+};
 const GARP_REPEAT: Range = Range {
     min: 0,
     max: u32::MAX as i64,
     what: "a number",
 };
+const GARP_LOWER_PRIO_REPEAT: Range = Range {
+    min: 0,
+    max: i32::MAX as i64,
+    what: "a number",
+};
+const DOWN_TIMER_ADVERTS: Range = Range {
+    min: 1,
+    max: 100,
+    what: "a number",
+};
+const TTL: Range = Range {
+    min: 0,
+    max: 255,
+    what: "a number",
+};
+const QUORUM: Range = Range {
+    min: 1,
+    max: 65535,
+    what: "a number",
+};
+const QUORUM_MAX: Range = Range {
+    min: 0,
+    max: 65535,
+    what: "a number",
+};
 /// `preempt_delay`, in µs.
 const MAX_PREEMPT_DELAY_US: u64 = 1_000 * 1_000_000;
+/// keepalived's `UINT_MAX` µs limit of decimal-second globals.
+const MAX_TIMER_US: u64 = u32::MAX as u64;
 
 /// Linux's IFNAMSIZ less the terminating NUL.
-const MAX_IFNAME: usize = 15;
+pub(super) const MAX_IFNAME: usize = 15;
 
-struct Walker<'d> {
+pub(super) struct Walker<'d> {
     diags: &'d mut Diags,
     /// The LVS warning: its index in the warnings, how many blocks it covers, and the
     /// keyword of the first.
@@ -757,31 +296,66 @@ struct Walker<'d> {
 }
 
 impl Walker<'_> {
-    fn top(&mut self, s: &Stmt<'_>, raw: &mut RawConfig) {
-        if s.unsupported() {
-            return;
+    /// Runs `handle` on each statement of a block of keywords. Statements with unsupported
+    /// syntax are skipped (and taint the block); a keyword whose value was refused is
+    /// recorded as bad; a keyword that is accepted but not acted on gets its note, unless
+    /// `quiet` (the whole block got one already).
+    fn walk<'t>(
+        &mut self,
+        block: Block,
+        stmts: &[Stmt<'t>],
+        quiet: bool,
+        mut handle: impl FnMut(&mut Self, &Stmt<'t>),
+    ) -> Health {
+        let mut health = Health::default();
+        for st in stmts {
+            if st.unsupported() {
+                health.tainted = true;
+                continue;
+            }
+            let errors = self.diags.errors.len();
+            handle(self, st);
+            if self.diags.errors.len() > errors {
+                health.bad.insert(st.kw().to_owned());
+            } else if !quiet {
+                self.not_acted_on(block, st);
+            }
         }
+        health
+    }
+
+    /// The note for a keyword that is accepted but not acted on.
+    fn not_acted_on(&mut self, block: Block, s: &Stmt<'_>) {
+        if let Some(k) = keywords::lookup(block, s.kw())
+            && k.status == Status::AcceptedNotActed
+        {
+            let message = if k.note.is_empty() {
+                format!("`{}` is accepted, not acted on", k.name)
+            } else {
+                format!("`{}` is accepted, not acted on: {}", k.name, k.note)
+            };
+            self.diags.note(s.loc(), message);
+        }
+    }
+
+    fn top(&mut self, s: &Stmt<'_>, raw: &mut RawConfig) {
         match s.kw() {
             "global_defs" => {
                 self.no_name(s);
-                if let Some(block) = self.need_block(s, "`global_defs { router_id LB1 }`") {
+                if let Some(body) = self.need_block(s, "`global_defs { router_id LB1 }`") {
                     let global = &mut raw.global;
-                    for st in &block.stmts {
-                        if st.unsupported() {
-                            continue;
-                        }
-                        let errors = self.diags.errors.len();
-                        self.global(st, global);
-                        if self.diags.errors.len() > errors {
-                            global.bad.insert(st.kw().to_owned());
-                        }
-                    }
+                    let health = self.walk(Block::GlobalDefs, &body.stmts, false, |w, st| {
+                        w.global(st, global);
+                    });
+                    raw.global.health.bad.extend(health.bad);
                 }
             }
             "vrrp_script" => self.script(s, raw),
             "vrrp_instance" => self.instance(s, raw),
-            kw if LVS_BLOCKS.contains(&kw) => self.lvs(s),
-            _ => self.other(s, Ctx::Top),
+            "vrrp_sync_group" => self.sync_group(s, raw),
+            "track_file" | "vrrp_track_file" => self.track_file(s, raw),
+            "vrrp_track_process" => self.track_process(s, raw),
+            _ => self.other(s, Block::Top),
         }
     }
 
@@ -794,45 +368,55 @@ impl Walker<'_> {
             }
             None => {
                 self.lvs = Some((self.diags.warnings.len(), 1, s.kw().to_owned()));
-                self.diags.warn(s.loc(), lvs_message(s.kw(), 1));
+                self.diags.note(s.loc(), lvs_message(s.kw(), 1));
             }
         }
     }
 
-    /// A keyword no handler took: known but not acted on, misplaced, or unknown.
-    fn other(&mut self, s: &Stmt<'_>, ctx: Ctx) {
+    /// A keyword no handler took: known (its note comes from [`Walker::walk`]), skipped,
+    /// misplaced, or unknown.
+    fn other(&mut self, s: &Stmt<'_>, block: Block) {
         let kw = s.kw();
-        if let Some((_, note)) = ctx.ignored().iter().find(|(k, _)| *k == kw) {
-            let message = if note.is_empty() {
-                format!("`{kw}` is accepted, not acted on; remove it to silence this warning")
-            } else {
-                format!(
-                    "`{kw}` is not supported yet and is ignored: {note}; remove it to silence \
-                     this warning"
-                )
-            };
-            self.diags.warn(s.loc(), message);
+        if let Some(k) = keywords::lookup(block, kw) {
+            match k.status {
+                Status::Skipped => self.lvs(s),
+                Status::Rejected => self.diags.error(
+                    s.loc(),
+                    format!("`{kw}` is not supported: {}; remove it", k.note),
+                ),
+                Status::Acted | Status::AcceptedNotActed => {}
+            }
             return;
         }
-        let elsewhere = [Ctx::Instance, Ctx::Global, Ctx::Script, Ctx::Auth, Ctx::Top]
+        const SEARCH: [Block; 8] = [
+            Block::VrrpInstance,
+            Block::GlobalDefs,
+            Block::VrrpScript,
+            Block::Authentication,
+            Block::Top,
+            Block::VrrpSyncGroup,
+            Block::TrackFile,
+            Block::VrrpTrackProcess,
+        ];
+        let elsewhere = SEARCH
             .into_iter()
-            .find(|c| *c != ctx && c.knows(kw));
+            .find(|b| *b != block && keywords::knows(*b, kw));
         let message = if let Some(home) = elsewhere {
             format!(
                 "`{kw}` belongs in {}, not {}; it is ignored here: move it (or check the \
                  braces around it)",
-                home.block(),
-                ctx.place()
+                home.home(),
+                block.place()
             )
-        } else if let Some(near) = did_you_mean(kw, ctx.known()) {
+        } else if let Some(near) = did_you_mean(kw, keywords::known(block)) {
             format!(
                 "unknown keyword `{kw}` {} is ignored; did you mean `{near}`?",
-                ctx.place()
+                block.place()
             )
         } else {
             format!(
                 "unknown keyword `{kw}` {} is ignored; check its spelling or remove it",
-                ctx.place()
+                block.place()
             )
         };
         self.diags.warn(s.loc(), message);
@@ -874,7 +458,184 @@ impl Walker<'_> {
                     set(self.diags, &mut g.garp_master_repeat, s, repeat);
                 }
             }
-            _ => self.other(s, Ctx::Global),
+            "vrrp_garp_master_refresh" => {
+                if let Some(n) = self.number_value(s, "vrrp_garp_master_refresh 60", &GARP_REFRESH)
+                {
+                    set(self.diags, &mut g.garp_master_refresh, s, n as u32);
+                }
+            }
+            "vrrp_garp_master_refresh_repeat" => {
+                if let Some(n) = self.garp_repeat(s, "vrrp_garp_master_refresh_repeat 2") {
+                    set(self.diags, &mut g.garp_master_refresh_repeat, s, n);
+                }
+            }
+            "vrrp_garp_lower_prio_delay" => {
+                if let Some(n) = self.number_value(s, "vrrp_garp_lower_prio_delay 5", &GARP_DELAY) {
+                    set(self.diags, &mut g.garp_lower_prio_delay, s, n as u32);
+                }
+            }
+            "vrrp_garp_lower_prio_repeat" => {
+                if let Some(n) =
+                    self.number_value(s, "vrrp_garp_lower_prio_repeat 1", &GARP_LOWER_PRIO_REPEAT)
+                {
+                    set(self.diags, &mut g.garp_lower_prio_repeat, s, n as u32);
+                }
+            }
+            "vrrp_garp_interval" => {
+                // keepalived refuses 0, but its own sample configuration writes it (it is
+                // the default: no pacing), so 0 is accepted here.
+                if let Some(d) =
+                    self.decimal_seconds(s, "vrrp_garp_interval 0.001", 0, MAX_TIMER_US)
+                {
+                    set(self.diags, &mut g.garp_interval, s, d);
+                }
+            }
+            "vrrp_gna_interval" => {
+                if let Some(d) = self.decimal_seconds(s, "vrrp_gna_interval 0.001", 0, MAX_TIMER_US)
+                {
+                    set(self.diags, &mut g.gna_interval, s, d);
+                }
+            }
+            "vrrp_startup_delay" => {
+                if let Some(d) =
+                    self.decimal_seconds(s, "vrrp_startup_delay 5", 1_000, MAX_TIMER_US)
+                {
+                    set(self.diags, &mut g.startup_delay, s, d);
+                }
+            }
+            "vrrp_min_garp" => {
+                if let Some(b) = self.bool_value(s) {
+                    set(self.diags, &mut g.min_garp, s, b);
+                }
+            }
+            "vrrp_lower_prio_no_advert" => {
+                if let Some(b) = self.bool_value(s) {
+                    set(self.diags, &mut g.lower_prio_no_advert, s, b);
+                }
+            }
+            "vrrp_higher_prio_send_advert" => {
+                if let Some(b) = self.bool_value(s) {
+                    set(self.diags, &mut g.higher_prio_send_advert, s, b);
+                }
+            }
+            "vrrp_down_timer_adverts" => {
+                if let Some(n) =
+                    self.number_value(s, "vrrp_down_timer_adverts 3", &DOWN_TIMER_ADVERTS)
+                {
+                    set(self.diags, &mut g.down_timer_adverts, s, n as u8);
+                }
+            }
+            "vrrp_strict" => {
+                if self.flag(s) {
+                    g.strict = true;
+                }
+            }
+            "vrrp_check_unicast_src" => {
+                if self.flag(s) {
+                    g.check_unicast_src = true;
+                }
+            }
+            "vrrp_skip_check_adv_addr" => {
+                if self.flag(s) {
+                    g.skip_check_adv_addr = true;
+                }
+            }
+            "vrrp_mcast_group4" => {
+                if let Some(v) = self.value(s, "vrrp_mcast_group4 224.0.0.18") {
+                    match v.text.parse::<IpAddr>() {
+                        Ok(IpAddr::V4(a)) if a.is_multicast() => {
+                            set(self.diags, &mut g.mcast_group4, s, a);
+                        }
+                        Ok(IpAddr::V4(_)) => self.diags.error(
+                            s.loc(),
+                            format!(
+                                "vrrp_mcast_group4 {} is not a multicast address; use one \
+                                 from 224.0.0.0/4, normally 224.0.0.18",
+                                v.text
+                            ),
+                        ),
+                        _ => self.diags.error(
+                            s.loc(),
+                            format!(
+                                "vrrp_mcast_group4 {} is not an IPv4 address; write e.g. \
+                                 `vrrp_mcast_group4 224.0.0.18`",
+                                v.text
+                            ),
+                        ),
+                    }
+                }
+            }
+            "vrrp_mcast_group6" => {
+                if let Some(v) = self.value(s, "vrrp_mcast_group6 ff02::12") {
+                    match v.text.parse::<IpAddr>() {
+                        Ok(IpAddr::V6(a)) if a.is_multicast() => {
+                            if a.segments()[0] & 0xff0f != 0xff02 {
+                                self.diags.warn(
+                                    s.loc(),
+                                    format!(
+                                        "vrrp_mcast_group6 {} is not link-local multicast \
+                                         (ff02::/16); VRRP adverts stay on the link, so use \
+                                         e.g. ff02::12",
+                                        v.text
+                                    ),
+                                );
+                            }
+                            set(self.diags, &mut g.mcast_group6, s, a);
+                        }
+                        Ok(IpAddr::V6(_)) => self.diags.error(
+                            s.loc(),
+                            format!(
+                                "vrrp_mcast_group6 {} is not a multicast address; use one \
+                                 from ff02::/16, normally ff02::12",
+                                v.text
+                            ),
+                        ),
+                        _ => self.diags.error(
+                            s.loc(),
+                            format!(
+                                "vrrp_mcast_group6 {} is not an IPv6 address; write e.g. \
+                                 `vrrp_mcast_group6 ff02::12`",
+                                v.text
+                            ),
+                        ),
+                    }
+                }
+            }
+            "notify_fifo" => {
+                if let Some(fifo) = self.fifo(s) {
+                    set(self.diags, &mut g.notify_fifo, s, fifo);
+                }
+            }
+            "vrrp_notify_fifo" => {
+                if let Some(fifo) = self.fifo(s) {
+                    set(self.diags, &mut g.vrrp_notify_fifo, s, fifo);
+                }
+            }
+            "notify_fifo_script" => self.notify(s, &mut g.notify_fifo_script),
+            "vrrp_notify_fifo_script" => self.notify(s, &mut g.vrrp_notify_fifo_script),
+            _ => self.other(s, Block::GlobalDefs),
+        }
+    }
+
+    /// `notify_fifo FILE [USER [GROUP]]`.
+    fn fifo(&mut self, s: &Stmt<'_>) -> Option<NotifyFifo> {
+        self.leaf(s);
+        let example = format!("{} /run/keepalived.fifo", s.kw());
+        match s.args.as_slice() {
+            [] => {
+                self.needs_value(s, &example);
+                None
+            }
+            [_, _, _, extra, ..] => {
+                self.too_many(s, extra, &format!("{example} USER GROUP"));
+                None
+            }
+            [path, rest @ ..] => Some(NotifyFifo {
+                path: path.text.clone(),
+                user: rest.first().map(|t| t.text.clone()),
+                group: rest.get(1).map(|t| t.text.clone()),
+                script: None,
+            }),
         }
     }
 
@@ -895,27 +656,19 @@ impl Walker<'_> {
             fall: None,
             init_fail: false,
             user: None,
-            bad: HashSet::new(),
-            tainted: false,
+            health: Health::default(),
         };
         match self.need_block(
             s,
             "vrrp_script chk_nginx { script \"/usr/local/bin/check.sh\" }",
         ) {
-            Some(block) => {
-                for st in &block.stmts {
-                    if st.unsupported() {
-                        script.tainted = true;
-                        continue;
-                    }
-                    let errors = self.diags.errors.len();
-                    self.script_stmt(st, &mut script);
-                    if self.diags.errors.len() > errors {
-                        script.bad.insert(st.kw().to_owned());
-                    }
-                }
+            Some(body) => {
+                let sc = &mut script;
+                script.health = self.walk(Block::VrrpScript, &body.stmts, false, |w, st| {
+                    w.script_stmt(st, sc);
+                });
             }
-            None => script.tainted = true,
+            None => script.health.tainted = true,
         }
         raw.scripts.push(script);
     }
@@ -944,34 +697,8 @@ impl Walker<'_> {
                 }
             }
             "weight" => {
-                self.leaf(s);
-                match s.args.as_slice() {
-                    [] => self.needs_value(s, "weight -20"),
-                    [w, rest @ ..] => {
-                        let reverse = match rest {
-                            [] => Some(false),
-                            [r] if r.text == "reverse" => Some(true),
-                            [r] => {
-                                self.diags.error(
-                                    s.loc(),
-                                    format!(
-                                        "unknown weight option `{}`; write `weight {} reverse` \
-                                         or leave the option out",
-                                        r.text, w.text
-                                    ),
-                                );
-                                None
-                            }
-                            [_, extra, ..] => {
-                                self.too_many(s, extra, "weight -20 reverse");
-                                None
-                            }
-                        };
-                        let weight = self.number(s.loc(), "weight", w, &WEIGHT);
-                        if let (Some(weight), Some(reverse)) = (weight, reverse) {
-                            set(self.diags, &mut sc.weight, s, (weight as i32, reverse));
-                        }
-                    }
+                if let Some(w) = self.weight(s, &WEIGHT) {
+                    set(self.diags, &mut sc.weight, s, w);
                 }
             }
             "rise" => {
@@ -994,449 +721,373 @@ impl Walker<'_> {
                     set(self.diags, &mut sc.user, s, user);
                 }
             }
-            _ => self.other(s, Ctx::Script),
+            _ => self.other(s, Block::VrrpScript),
         }
     }
 
-    // ----- vrrp_instance -----
-
-    fn instance(&mut self, s: &Stmt<'_>, raw: &mut RawConfig) {
-        let Some(name) = self.name(s, "vrrp_instance VI_1 {") else {
-            return;
-        };
-        let Some(block) = self.need_block(
-            s,
-            "`vrrp_instance VI_1 {` followed by its keywords (`interface eth0`, ...) and `}`",
-        ) else {
-            return;
-        };
-        let mut inst = RawInstance::new(name, s.loc().clone());
-        for st in &block.stmts {
-            if st.unsupported() {
-                inst.tainted = true;
-                continue;
+    /// `weight W [reverse]` of a `vrrp_script`, `track_file` or `vrrp_track_process`.
+    fn weight(&mut self, s: &Stmt<'_>, range: &Range) -> Option<(i32, bool)> {
+        self.leaf(s);
+        match s.args.as_slice() {
+            [] => {
+                self.needs_value(s, "weight -20");
+                None
             }
-            let errors = self.diags.errors.len();
-            self.instance_stmt(st, &mut inst);
-            if self.diags.errors.len() > errors {
-                inst.bad.insert(st.kw().to_owned());
+            [w, rest @ ..] => {
+                let reverse = match rest {
+                    [] => Some(false),
+                    [r] if r.text == "reverse" => Some(true),
+                    [r] => {
+                        self.diags.error(
+                            s.loc(),
+                            format!(
+                                "unknown weight option `{}`; write `weight {} reverse` or leave \
+                                 the option out",
+                                r.text, w.text
+                            ),
+                        );
+                        None
+                    }
+                    [_, extra, ..] => {
+                        self.too_many(s, extra, "weight -20 reverse");
+                        None
+                    }
+                };
+                let weight = self.number(s.loc(), "weight", w, range);
+                Some((weight? as i32, reverse?))
             }
         }
-        raw.instances.push(inst);
     }
 
-    fn instance_stmt(&mut self, s: &Stmt<'_>, inst: &mut RawInstance) {
+    // ----- track_file -----
+
+    fn track_file(&mut self, s: &Stmt<'_>, raw: &mut RawConfig) {
+        let example = format!("{} tf_1 {{", s.kw());
+        let Some(name) = self.name(s, &example) else {
+            return;
+        };
+        let mut tf = RawTrackFile {
+            name,
+            loc: s.loc().clone(),
+            file: None,
+            weight: None,
+            init_file: None,
+            health: Health::default(),
+        };
+        match self.need_block(s, "`track_file tf_1 { file /var/run/tf_1 }`") {
+            Some(body) => {
+                let t = &mut tf;
+                tf.health = self.walk(Block::TrackFile, &body.stmts, true, |w, st| {
+                    w.track_file_stmt(st, t);
+                });
+            }
+            None => tf.health.tainted = true,
+        }
+        raw.track_files.push(tf);
+    }
+
+    fn track_file_stmt(&mut self, s: &Stmt<'_>, tf: &mut RawTrackFile) {
         match s.kw() {
-            "state" => {
-                if let Some(v) = self.value(s, "state BACKUP") {
-                    let state = match v.text.as_str() {
-                        "MASTER" => Some(InitialState::Master),
-                        "BACKUP" => Some(InitialState::Backup),
-                        other => {
-                            self.diags.error(
-                                s.loc(),
-                                format!(
-                                    "state {other} is invalid; use MASTER or BACKUP (in capitals)"
-                                ),
-                            );
-                            None
+            "file" => {
+                if let Some(v) = self.value(s, "file \"/var/run/keepalived/tf_1\"") {
+                    set(self.diags, &mut tf.file, s, v.text.clone());
+                }
+            }
+            "weight" => {
+                if let Some(w) = self.weight(s, &WEIGHT_254) {
+                    set(self.diags, &mut tf.weight, s, w);
+                }
+            }
+            "init_file" => {
+                self.leaf(s);
+                let mut init = TrackFileInit {
+                    value: 0,
+                    overwrite: false,
+                };
+                let mut ok = true;
+                for arg in &s.args {
+                    let t = arg.text.as_str();
+                    if t == "overwrite" {
+                        init.overwrite = true;
+                    } else if t.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+                        match self.number(s.loc(), "init_file", arg, &WEIGHT_254) {
+                            Some(v) => init.value = v as i32,
+                            None => ok = false,
                         }
-                    };
-                    if let Some(state) = state {
-                        set(self.diags, &mut inst.state, s, state);
+                    } else {
+                        self.diags.error(
+                            s.loc(),
+                            format!(
+                                "unknown init_file option `{t}`; write `init_file [VALUE] \
+                                 [overwrite]`, e.g. `init_file 0 overwrite`"
+                            ),
+                        );
+                        ok = false;
+                    }
+                }
+                if ok {
+                    set(self.diags, &mut tf.init_file, s, init);
+                }
+            }
+            _ => self.other(s, Block::TrackFile),
+        }
+    }
+
+    // ----- vrrp_track_process -----
+
+    fn track_process(&mut self, s: &Stmt<'_>, raw: &mut RawConfig) {
+        let Some(name) = self.name(s, "vrrp_track_process chk_haproxy {") else {
+            return;
+        };
+        let mut tp = RawTrackProcess {
+            name,
+            loc: s.loc().clone(),
+            process: None,
+            param_match: None,
+            full_command: false,
+            weight: None,
+            quorum: None,
+            quorum_max: None,
+            fork_delay: None,
+            terminate_delay: None,
+            health: Health::default(),
+        };
+        match self.need_block(s, "`vrrp_track_process chk_haproxy { process haproxy }`") {
+            Some(body) => {
+                let t = &mut tp;
+                tp.health = self.walk(Block::VrrpTrackProcess, &body.stmts, true, |w, st| {
+                    w.track_process_stmt(st, t);
+                });
+            }
+            None => tp.health.tainted = true,
+        }
+        raw.track_processes.push(tp);
+    }
+
+    fn track_process_stmt(&mut self, s: &Stmt<'_>, tp: &mut RawTrackProcess) {
+        match s.kw() {
+            "process" => {
+                self.leaf(s);
+                match s.args.as_slice() {
+                    [] => self.needs_value(s, "process haproxy"),
+                    [name, params @ ..] => {
+                        let params = params.iter().map(|p| p.text.clone()).collect();
+                        set(self.diags, &mut tp.process, s, (name.text.clone(), params));
                     }
                 }
             }
-            "interface" => {
-                if let Some(v) = self.value(s, "interface eth0")
-                    && self.ifname(s.loc(), "interface", &v.text)
-                {
-                    set(self.diags, &mut inst.interface, s, v.text.clone());
-                }
-            }
-            "virtual_router_id" => {
-                if let Some(n) = self.number_value(s, "virtual_router_id 51", &VRID) {
-                    set(self.diags, &mut inst.vrid, s, n as u8);
-                }
-            }
-            "priority" => {
-                if let Some(n) = self.number_value(s, "priority 100", &PRIORITY) {
-                    set(self.diags, &mut inst.priority, s, n as u8);
-                }
-            }
-            "advert_int" => {
-                if let Some(v) = self.value(s, "advert_int 1")
-                    && let Some(micros) = self.seconds(s, v, "e.g. `advert_int 1`")
-                {
-                    let seconds = Seconds {
-                        micros,
-                        text: v.text.clone(),
-                    };
-                    set(self.diags, &mut inst.advert_int, s, seconds);
-                }
-            }
-            "version" => {
-                if let Some(v) = self.value(s, "version 3")
-                    && let Some(version) = self.version(s, v)
-                {
-                    set(self.diags, &mut inst.version, s, version);
-                }
-            }
-            "authentication" => {
-                self.no_name(s);
-                if let Some(block) = self.need_block(
-                    s,
-                    "`authentication {`, then `auth_type PASS` and `auth_pass secret` on \
-                         lines of their own, then `}`",
-                ) {
-                    if inst.auth.is_some() {
-                        self.again(s, inst.auth.as_ref().map(|a| &a.loc));
+            "param_match" => {
+                self.leaf(s);
+                let found = match s.args.as_slice() {
+                    [] => Some(ParamMatch::Exact),
+                    [v] if v.text == "initial" => Some(ParamMatch::Initial),
+                    [v] if v.text == "partial" => Some(ParamMatch::Partial),
+                    [v] => {
+                        self.diags.error(
+                            s.loc(),
+                            format!(
+                                "param_match {} is invalid; write `param_match` (exact), \
+                                 `param_match initial` or `param_match partial`",
+                                v.text
+                            ),
+                        );
+                        None
                     }
-                    let mut auth = RawAuth {
-                        loc: s.loc().clone(),
-                        auth_type: None,
-                        auth_pass: None,
-                    };
-                    for st in &block.stmts {
-                        if st.unsupported() {
-                            inst.tainted = true;
-                        } else {
-                            self.auth_stmt(st, &mut auth);
-                        }
+                    [_, extra, ..] => {
+                        self.too_many(s, extra, "param_match partial");
+                        None
                     }
-                    inst.auth = Some(auth);
+                };
+                if let Some(m) = found {
+                    set(self.diags, &mut tp.param_match, s, m);
                 }
             }
-            "virtual_ipaddress" => {
-                self.no_name(s);
-                if let Some(block) = self.need_block(s, "`virtual_ipaddress { 192.168.1.100/24 }`")
-                {
-                    for entry in &block.stmts {
-                        if entry.unsupported() {
-                            inst.tainted = true;
-                        } else if let Some(vip) = self.vip(entry) {
-                            inst.vips.push(vip);
-                        }
+            "weight" => {
+                if let Some(w) = self.weight(s, &WEIGHT_254) {
+                    set(self.diags, &mut tp.weight, s, w);
+                }
+            }
+            "quorum" => {
+                if let Some(n) = self.number_value(s, "quorum 2", &QUORUM) {
+                    set(self.diags, &mut tp.quorum, s, n as u32);
+                }
+            }
+            "quorum_max" => {
+                if let Some(n) = self.number_value(s, "quorum_max 4", &QUORUM_MAX) {
+                    set(self.diags, &mut tp.quorum_max, s, n as u32);
+                }
+            }
+            "delay" | "fork_delay" | "terminate_delay" => {
+                let example = format!("{} 0.5", s.kw());
+                if let Some(d) = self.decimal_seconds(s, &example, 1, 3_600_000_000) {
+                    if s.kw() != "terminate_delay" {
+                        set(self.diags, &mut tp.fork_delay, s, d);
+                    }
+                    if s.kw() != "fork_delay" {
+                        set(self.diags, &mut tp.terminate_delay, s, d);
                     }
                 }
             }
-            "track_script" => {
-                self.no_name(s);
-                if let Some(block) = self.need_block(s, "`track_script { chk_nginx }`") {
-                    for entry in &block.stmts {
-                        if entry.unsupported() {
-                            inst.tainted = true;
-                        } else if let Some(track) = self.track(entry) {
-                            inst.track_scripts.push(track);
-                        }
-                    }
-                }
-            }
-            "nopreempt" | "preempt" => {
-                // keepalived: whichever comes last wins, silently (`preempt` is a no-op
-                // otherwise, kept for old configurations).
+            "full_command" => {
                 if self.flag(s) {
-                    inst.nopreempt = Some(Spanned {
-                        value: s.kw() == "nopreempt",
+                    tp.full_command = true;
+                }
+            }
+            _ => self.other(s, Block::VrrpTrackProcess),
+        }
+    }
+
+    // ----- vrrp_sync_group -----
+
+    fn sync_group(&mut self, s: &Stmt<'_>, raw: &mut RawConfig) {
+        let Some(name) = self.name(s, "vrrp_sync_group VG_1 {") else {
+            return;
+        };
+        let mut sg = RawSyncGroup {
+            name,
+            loc: s.loc().clone(),
+            group: None,
+            tracking: RawTracking::default(),
+            notify: RawNotify::default(),
+            tracking_weight: false,
+            health: Health::default(),
+        };
+        match self.need_block(s, "`vrrp_sync_group VG_1 { group { VI_1 VI_2 } }`") {
+            Some(body) => {
+                let g = &mut sg;
+                let mut tainted = false;
+                let health = self.walk(Block::VrrpSyncGroup, &body.stmts, true, |w, st| {
+                    tainted |= w.sync_group_stmt(st, g);
+                });
+                sg.health = health;
+                sg.health.tainted |= tainted;
+            }
+            None => sg.health.tainted = true,
+        }
+        raw.sync_groups.push(sg);
+    }
+
+    /// One statement of a sync group; whether it held unsupported syntax.
+    fn sync_group_stmt(&mut self, s: &Stmt<'_>, sg: &mut RawSyncGroup) -> bool {
+        let mut tainted = false;
+        match s.kw() {
+            "group" => {
+                self.no_name(s);
+                if let Some(body) = self.need_block(s, "`group { VI_1 VI_2 }`") {
+                    if let Some(first) = &sg.group {
+                        self.diags.error(
+                            s.loc(),
+                            format!(
+                                "vrrp_sync_group {} has a second group block (the first is at \
+                                 {}); list all its instances in one `group {{ }}`",
+                                sg.name,
+                                short_location(&first.loc, s.loc())
+                            ),
+                        );
+                        return false;
+                    }
+                    let mut members = Vec::new();
+                    for entry in &body.stmts {
+                        if entry.unsupported() {
+                            tainted = true;
+                            continue;
+                        }
+                        self.leaf(entry);
+                        members.extend(entry.words().map(|t| Spanned {
+                            value: t.text.clone(),
+                            loc: t.loc.clone(),
+                        }));
+                    }
+                    sg.group = Some(Spanned {
+                        value: members,
                         loc: s.loc().clone(),
                     });
                 }
             }
-            "preempt_delay" => {
-                if let Some(v) = self.value(s, "preempt_delay 10")
-                    && let Some(micros) = self.seconds(s, v, "seconds from 0 to 1000")
-                {
-                    if micros > MAX_PREEMPT_DELAY_US {
-                        self.diags.error(
-                            s.loc(),
-                            format!(
-                                "preempt_delay {} is out of range; use seconds from 0 to 1000",
-                                v.text
-                            ),
-                        );
-                    } else {
-                        set(
-                            self.diags,
-                            &mut inst.preempt_delay,
-                            s,
-                            Duration::from_micros(micros),
-                        );
-                    }
+            "track_interface" | "track_script" | "track_file" | "track_process" => {
+                tainted = self.track_block(s, &mut sg.tracking);
+            }
+            "notify_master" => self.notify(s, &mut sg.notify.master),
+            "notify_backup" => self.notify(s, &mut sg.notify.backup),
+            "notify_fault" => self.notify(s, &mut sg.notify.fault),
+            "notify_stop" => self.notify(s, &mut sg.notify.stop),
+            "notify" => self.notify(s, &mut sg.notify.generic),
+            "smtp_alert" | "notify_priority_changes" => {
+                let _ = self.bool_value(s);
+            }
+            "sync_group_tracking_weight" => {
+                if self.flag(s) {
+                    sg.tracking_weight = true;
                 }
             }
-            "notify_master" => self.notify(s, &mut inst.notify_master),
-            "notify_backup" => self.notify(s, &mut inst.notify_backup),
-            "notify_fault" => self.notify(s, &mut inst.notify_fault),
-            "notify_stop" => self.notify(s, &mut inst.notify_stop),
-            "notify" => self.notify(s, &mut inst.notify),
-            "garp_master_delay" => {
-                if let Some(delay) = self.number_value(s, "garp_master_delay 5", &GARP_DELAY) {
-                    set(self.diags, &mut inst.garp_master_delay, s, delay as u32);
-                }
-            }
-            "garp_master_repeat" => {
-                if let Some(repeat) = self.garp_repeat(s, "garp_master_repeat 5") {
-                    set(self.diags, &mut inst.garp_master_repeat, s, repeat);
-                }
-            }
-            _ => self.other(s, Ctx::Instance),
-        }
-    }
-
-    fn auth_stmt(&mut self, s: &Stmt<'_>, auth: &mut RawAuth) {
-        match s.kw() {
-            "auth_type" => {
-                if let Some(v) = self.value(s, "auth_type PASS") {
-                    let auth_type = match v.text.as_str() {
-                        "PASS" => Some(AuthType::Pass),
-                        "AH" => Some(AuthType::Ah),
-                        other => {
-                            self.diags.error(
-                                s.loc(),
-                                format!("auth_type {other} is invalid; use PASS (or AH)"),
-                            );
-                            None
-                        }
-                    };
-                    if let Some(auth_type) = auth_type {
-                        set(self.diags, &mut auth.auth_type, s, auth_type);
-                    }
-                }
-            }
-            "auth_pass" => {
-                if let Some(v) = self.value(s, "auth_pass secret") {
-                    let bytes = v.text.as_bytes();
-                    if bytes.is_empty() {
-                        self.diags.error(
-                            s.loc(),
-                            "auth_pass is empty; write a password of 1 to 8 characters",
-                        );
-                        return;
-                    }
-                    if bytes.len() > 8 {
-                        let kept = String::from_utf8_lossy(&bytes[..8]).into_owned();
-                        self.diags.warn(
-                            s.loc(),
-                            format!(
-                                "auth_pass is longer than 8 characters and is cut to `{kept}` \
-                                 (as keepalived does); write `auth_pass {kept}` on every node"
-                            ),
-                        );
-                    }
-                    let mut pass = [0u8; 8];
-                    let n = bytes.len().min(8);
-                    pass[..n].copy_from_slice(&bytes[..n]);
-                    set(self.diags, &mut auth.auth_pass, s, pass);
-                }
-            }
-            _ => self.other(s, Ctx::Auth),
-        }
-    }
-
-    /// One `virtual_ipaddress` line: `ADDR[/LEN] [dev IF] [label L] [brd X] [scope S] ...`.
-    fn vip(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualAddress>> {
-        self.leaf(e);
-        let text = e.kw();
-        let (addr_text, len_text) = match text.split_once('/') {
-            Some((addr, len)) => (addr, Some(len)),
-            None => (text, None),
-        };
-        let Ok(addr) = addr_text.parse::<IpAddr>() else {
-            self.diags.error(
-                e.loc(),
-                format!(
-                    "`{text}` is not an IP address; write one address per line, e.g. \
-                     `192.168.1.100/24 dev eth0`"
-                ),
-            );
-            return None;
-        };
-        let max_len: u8 = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match len_text {
-            None => max_len,
-            Some(len) => match len.parse::<u8>() {
-                Ok(n) if n <= max_len && len.bytes().all(|b| b.is_ascii_digit()) => n,
-                _ => {
-                    self.diags.error(
-                        e.loc(),
-                        format!(
-                            "prefix length /{len} of {text} is invalid; use /0 to /{max_len} \
-                             (or leave it out for /{max_len})"
-                        ),
+            "global_tracking" => {
+                if self.flag(s) {
+                    self.diags.warn(
+                        s.loc(),
+                        "global_tracking is deprecated; write `sync_group_tracking_weight` \
+                         instead (it has the same effect here)",
                     );
-                    return None;
+                    sg.tracking_weight = true;
                 }
-            },
+            }
+            _ => self.other(s, Block::VrrpSyncGroup),
+        }
+        tainted
+    }
+
+    /// A `track_interface`/`track_script`/`track_file`/`track_process { }` block of an
+    /// instance or sync group; whether it held unsupported syntax.
+    fn track_block(&mut self, s: &Stmt<'_>, tracking: &mut RawTracking) -> bool {
+        self.no_name(s);
+        let (list, example, range) = match s.kw() {
+            "track_interface" => (
+                &mut tracking.interfaces,
+                "`track_interface { eth1 weight -20 }`",
+                &WEIGHT,
+            ),
+            "track_script" => (
+                &mut tracking.scripts,
+                "`track_script { chk_nginx }`",
+                &WEIGHT,
+            ),
+            "track_file" => (
+                &mut tracking.files,
+                "`track_file { tf_1 weight 10 }`",
+                &WEIGHT_254,
+            ),
+            _ => (
+                &mut tracking.processes,
+                "`track_process { chk_haproxy }`",
+                &WEIGHT_254,
+            ),
         };
-        let mut vip = VirtualAddress {
-            addr,
-            prefix_len,
-            dev: None,
-            label: None,
-        };
-        let mut ok = true;
-        let mut i = 0;
-        while let Some(option) = e.args.get(i) {
-            let opt = option.text.as_str();
-            match opt {
-                "dev" | "label" | "brd" | "broadcast" | "scope" | "peer" | "preferred_lft" => {
-                    let Some(value) = e.args.get(i + 1) else {
-                        self.diags.error(
-                            &option.loc,
-                            format!(
-                                "`{opt}` needs a value after it; write e.g. `{}`",
-                                vip_example(opt)
-                            ),
-                        );
-                        return None;
-                    };
-                    i += 2;
-                    let v = value.text.as_str();
-                    match opt {
-                        "dev" => {
-                            if vip.dev.is_some() {
-                                self.diags.error(
-                                    &option.loc,
-                                    format!("`dev` is given twice for {text}; keep one"),
-                                );
-                                ok = false;
-                            } else if self.ifname(&option.loc, "dev", v) {
-                                vip.dev = Some(v.to_owned());
-                            } else {
-                                ok = false;
-                            }
-                        }
-                        "label" if v.len() > MAX_IFNAME => {
-                            self.diags.error(
-                                &option.loc,
-                                format!(
-                                    "label `{v}` is longer than {MAX_IFNAME} characters; use a \
-                                     shorter one such as `eth0:1`"
-                                ),
-                            );
-                            ok = false;
-                        }
-                        "label" if addr.is_ipv6() => self.diags.warn(
-                            &option.loc,
-                            format!(
-                                "label `{v}` is ignored on IPv6 address {text} (Linux labels \
-                                 only IPv4 addresses); remove it"
-                            ),
-                        ),
-                        "label" => vip.label = Some(v.to_owned()),
-                        "brd" | "broadcast" => {
-                            if addr.is_ipv6() {
-                                self.diags.error(
-                                    &option.loc,
-                                    format!(
-                                        "`{opt}` is not valid for IPv6 address {text} (IPv6 has \
-                                         no broadcast); remove it"
-                                    ),
-                                );
-                                ok = false;
-                            } else if v != "+"
-                                && v != "-"
-                                && v.parse::<std::net::Ipv4Addr>().is_err()
-                            {
-                                self.diags.error(
-                                    &option.loc,
-                                    format!(
-                                        "`{opt} {v}` is invalid; use an IPv4 address, `+` (all \
-                                         host bits set) or `-` (none)"
-                                    ),
-                                );
-                                ok = false;
-                            } else {
-                                self.not_acted_on(
-                                    &option.loc,
-                                    opt,
-                                    "the kernel's default broadcast applies",
-                                );
-                            }
-                        }
-                        "scope" => {
-                            let known = ["global", "site", "link", "host", "nowhere"].contains(&v)
-                                || v.parse::<u8>().is_ok();
-                            if !known {
-                                self.diags.error(
-                                    &option.loc,
-                                    format!(
-                                        "scope {v} is invalid; use global, site, link, host or \
-                                         nowhere"
-                                    ),
-                                );
-                                ok = false;
-                            } else if addr.is_ipv6() {
-                                self.diags.warn(
-                                    &option.loc,
-                                    format!(
-                                        "scope is ignored on IPv6 address {text} (as keepalived \
-                                         does); remove it"
-                                    ),
-                                );
-                            } else {
-                                self.not_acted_on(
-                                    &option.loc,
-                                    opt,
-                                    "the address is added with scope global",
-                                );
-                            }
-                        }
-                        _ => self.not_acted_on(&option.loc, opt, ""),
-                    }
-                }
-                "home" | "-nodad" | "mngtmpaddr" | "noprefixroute" | "autojoin" | "no_track"
-                | "use_vmac" => {
-                    i += 1;
-                    self.not_acted_on(&option.loc, opt, "");
-                }
-                _ => {
-                    ok = false;
-                    let message = if opt
-                        .split('/')
-                        .next()
-                        .is_some_and(|a| a.parse::<IpAddr>().is_ok())
-                    {
-                        format!(
-                            "`{opt}` follows {text} on the same line; put each virtual_ipaddress \
-                             on its own line"
-                        )
-                    } else {
-                        let near = did_you_mean(opt, VIP_OPTIONS.iter().copied())
-                            .map(|n| format!("did you mean `{n}`? "))
-                            .unwrap_or_default();
-                        format!(
-                            "unknown virtual_ipaddress option `{opt}`; {near}the options are \
-                             dev, label, brd, scope, peer, preferred_lft, home, -nodad, \
-                             mngtmpaddr, noprefixroute, autojoin, no_track, use_vmac"
-                        )
-                    };
-                    self.diags.error(&option.loc, message);
-                    // What follows cannot be told apart from option values: one error
-                    // per line is enough.
-                    break;
+        let mut tainted = false;
+        if let Some(body) = self.need_block(s, example) {
+            for entry in &body.stmts {
+                if entry.unsupported() {
+                    tainted = true;
+                } else if let Some(track) = self.track(entry, s.kw(), range) {
+                    list.push(track);
                 }
             }
         }
-        ok.then(|| Spanned {
-            value: vip,
-            loc: e.loc().clone(),
-        })
+        tainted
     }
 
-    /// One `track_script` line: `NAME [weight W [reverse|noreverse]]`.
-    fn track(&mut self, e: &Stmt<'_>) -> Option<Spanned<RawTrack>> {
+    /// One line of a `track_*` block: `NAME [weight W [reverse|noreverse]]`.
+    fn track(&mut self, e: &Stmt<'_>, what: &str, range: &Range) -> Option<Spanned<RawTrack>> {
         self.leaf(e);
         let name = e.kw().to_owned();
+        if what == "track_interface" && !self.ifname(e.loc(), what, &name) {
+            return None;
+        }
         let example = format!("{name} weight -20");
         let (weight, reverse) = match e.args.as_slice() {
             [] => (None, None),
             [w] if w.text == "weight" => {
                 self.diags.error(
                     e.loc(),
-                    format!(
-                        "`weight` after track_script {name} needs a value; write e.g. `{example}`"
-                    ),
+                    format!("`weight` after {what} {name} needs a value; write e.g. `{example}`"),
                 );
                 return None;
             }
@@ -1449,24 +1100,24 @@ impl Walker<'_> {
                         self.diags.error(
                             e.loc(),
                             format!(
-                                "unknown option `{}` after the weight of track_script {name}; \
-                                 write `{example} reverse` or leave it out",
+                                "unknown option `{}` after the weight of {what} {name}; write \
+                                 `{example} reverse` or leave it out",
                                 r.text
                             ),
                         );
                         return None;
                     }
                 };
-                let label = format!("track_script {name} weight");
-                let weight = self.number(e.loc(), &label, value, &WEIGHT)?;
+                let label = format!("{what} {name} weight");
+                let weight = self.number(e.loc(), &label, value, range)?;
                 (Some(weight as i32), reverse)
             }
             [other, ..] => {
                 self.diags.error(
                     e.loc(),
                     format!(
-                        "unknown option `{}` after track_script {name}; write `{example}` or just \
-                         `{name}` (one script per line)",
+                        "unknown option `{}` after {what} {name}; write `{example}` or just \
+                         `{name}` (one per line)",
                         other.text
                     ),
                 );
@@ -1492,12 +1143,12 @@ impl Walker<'_> {
             [_, _, _, extra, ..] => self.too_many(s, extra, &format!("{example} USER GROUP")),
             [script, rest @ ..] => {
                 if !rest.is_empty() {
-                    self.diags.warn(
+                    self.diags.note(
                         s.loc(),
                         format!(
                             "the user/group after the {} script are accepted, not acted on: the \
-                             script runs as the default script user; remove them to silence \
-                             this warning (quote the command if they were its arguments)",
+                             script runs as the default script user (quote the command if they \
+                             were its arguments)",
                             s.kw()
                         ),
                     );
@@ -1511,9 +1162,9 @@ impl Walker<'_> {
 
     /// A keyword that takes no block: reports one.
     fn leaf(&mut self, s: &Stmt<'_>) {
-        if let Some(block) = &s.block {
+        if let Some(body) = &s.body {
             self.diags.error(
-                &block.open.loc,
+                &body.open.loc,
                 format!(
                     "`{}` takes no {{ }} block; remove the braces and what is between them",
                     s.kw()
@@ -1537,6 +1188,38 @@ impl Walker<'_> {
         }
     }
 
+    /// A keyword with an optional `true|false` (also `on|off`, `yes|no`) that defaults to
+    /// true, as keepalived's `check_true_false`.
+    fn bool_value(&mut self, s: &Stmt<'_>) -> Option<bool> {
+        self.leaf(s);
+        match s.args.as_slice() {
+            [] => Some(true),
+            [v] => match v.text.as_str() {
+                "true" | "on" | "yes" => Some(true),
+                "false" | "off" | "no" => Some(false),
+                other => {
+                    self.diags.error(
+                        s.loc(),
+                        format!(
+                            "`{} {other}` is invalid; write `{}` (or `{} true`) to enable it, \
+                             `{} false` to disable it",
+                            s.kw(),
+                            s.kw(),
+                            s.kw(),
+                            s.kw()
+                        ),
+                    );
+                    None
+                }
+            },
+            [_, extra, ..] => {
+                let example = format!("{} false", s.kw());
+                self.too_many(s, extra, &example);
+                None
+            }
+        }
+    }
+
     /// The single value of a statement.
     fn value<'t>(&mut self, s: &Stmt<'t>, example: &str) -> Option<&'t Token> {
         self.leaf(s);
@@ -1548,6 +1231,25 @@ impl Walker<'_> {
             }
             [_, extra, ..] => {
                 self.too_many(s, extra, example);
+                None
+            }
+        }
+    }
+
+    /// The single value of a statement, as an IP address.
+    fn ip_value(&mut self, s: &Stmt<'_>, example: &str) -> Option<IpAddr> {
+        let v = self.value(s, example)?;
+        match v.text.parse::<IpAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.diags.error(
+                    s.loc(),
+                    format!(
+                        "{} `{}` is not an IP address; write e.g. `{example}`",
+                        s.kw(),
+                        v.text
+                    ),
+                );
                 None
             }
         }
@@ -1572,7 +1274,7 @@ impl Walker<'_> {
         );
     }
 
-    /// The name of a `vrrp_script`/`vrrp_instance` block.
+    /// The name of a named block (`vrrp_script NAME {`).
     fn name(&mut self, s: &Stmt<'_>, example: &str) -> Option<String> {
         match s.args.as_slice() {
             [name] => Some(name.text.clone()),
@@ -1605,14 +1307,14 @@ impl Walker<'_> {
     }
 
     /// The block of a block keyword; `example` completes "write e.g. ...".
-    fn need_block<'s, 't>(&mut self, s: &'s Stmt<'t>, example: &str) -> Option<&'s Block<'t>> {
-        if s.block.is_none() {
+    fn need_block<'s, 't>(&mut self, s: &'s Stmt<'t>, example: &str) -> Option<&'s Body<'t>> {
+        if s.body.is_none() {
             self.diags.error(
                 s.loc(),
                 format!("`{}` needs a {{ }} block; write e.g. {example}", s.kw()),
             );
         }
-        s.block.as_ref()
+        s.body.as_ref()
     }
 
     fn again(&mut self, s: &Stmt<'_>, first: Option<&Location>) {
@@ -1628,42 +1330,27 @@ impl Walker<'_> {
         }
     }
 
-    fn not_acted_on(&mut self, loc: &Location, option: &str, note: &str) {
-        let note = if note.is_empty() {
-            String::new()
-        } else {
-            format!(" ({note})")
-        };
-        self.diags.warn(
-            loc,
-            format!(
-                "`{option}` on a virtual_ipaddress is accepted, not acted on{note}; remove it \
-                 to silence this warning"
-            ),
-        );
-    }
-
-    /// `USER [GROUP]`: the user (the group is not acted on).
-    fn user(&mut self, s: &Stmt<'_>, example: &str) -> Option<String> {
+    /// `USER [GROUP]`.
+    fn user(&mut self, s: &Stmt<'_>, example: &str) -> Option<(String, Option<String>)> {
         self.leaf(s);
         match s.args.as_slice() {
             [] => {
                 self.needs_value(s, example);
                 None
             }
-            [user] => Some(user.text.clone()),
+            [user] => Some((user.text.clone(), None)),
             [user, group] => {
-                self.diags.warn(
+                self.diags.note(
                     s.loc(),
                     format!(
                         "group `{}` of `{}` is accepted, not acted on: scripts run with the \
-                         primary group of {}; remove it to silence this warning",
+                         primary group of {}",
                         group.text,
                         s.kw(),
                         user.text
                     ),
                 );
-                Some(user.text.clone())
+                Some((user.text.clone(), Some(group.text.clone())))
             }
             [_, _, extra, ..] => {
                 self.too_many(s, extra, example);
@@ -1774,6 +1461,41 @@ impl Walker<'_> {
         }
         micros
     }
+
+    /// The single value of a statement, as decimal seconds from `min_us` to `max_us` µs.
+    fn decimal_seconds(
+        &mut self,
+        s: &Stmt<'_>,
+        example: &str,
+        min_us: u64,
+        max_us: u64,
+    ) -> Option<Duration> {
+        let v = self.value(s, example)?;
+        let hint = format!(
+            "seconds from {} to {}",
+            micros_text(min_us),
+            micros_text(max_us)
+        );
+        let micros = self.seconds(s, v, &hint)?;
+        if !(min_us..=max_us).contains(&micros) {
+            self.diags.error(
+                s.loc(),
+                format!("{} {} is out of range; use {hint}", s.kw(), v.text),
+            );
+            return None;
+        }
+        Some(Duration::from_micros(micros))
+    }
+}
+
+/// `0.000001`, `0.5`, `4294.967295`: µs written as seconds.
+fn micros_text(micros: u64) -> String {
+    let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
+    if frac == 0 {
+        secs.to_string()
+    } else {
+        format!("{secs}.{frac:06}").trim_end_matches('0').to_owned()
+    }
 }
 
 /// The warning for `count` skipped LVS blocks, the first of them a `keyword` block.
@@ -1858,31 +1580,12 @@ fn command_line(args: &[&Token]) -> String {
         .join(" ")
 }
 
-const VIP_OPTIONS: &[&str] = &[
-    "dev",
-    "label",
-    "brd",
-    "broadcast",
-    "scope",
-    "peer",
-    "preferred_lft",
-    "home",
-    "-nodad",
-    "mngtmpaddr",
-    "noprefixroute",
-    "autojoin",
-    "no_track",
-    "use_vmac",
-];
-
-fn vip_example(option: &str) -> &'static str {
-    match option {
-        "dev" => "dev eth0",
-        "label" => "label eth0:1",
-        "brd" | "broadcast" => "brd +",
-        "scope" => "scope global",
-        "peer" => "peer 192.168.1.1",
-        _ => "preferred_lft forever",
+/// Whether `addr` is an IPv4 multicast address or an IPv6 link-local multicast one (what
+/// keepalived accepts for `mcast_dst_ip`).
+fn is_vrrp_multicast(addr: &IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_multicast(),
+        IpAddr::V6(a) => a.segments()[0] & 0xff0f == 0xff02,
     }
 }
 
@@ -1895,7 +1598,7 @@ mod tests {
 
     use super::{
         super::{
-            Authentication, GlobalDefs, InitialState, TrackScript, VirtualAddress,
+            Authentication, GarpConfig, GlobalDefs, InitialState, TrackScript, VirtualAddress,
             testing::{errors, failed, instance, ok, warnings},
         },
         parse_seconds,
@@ -1923,7 +1626,17 @@ mod tests {
                 router_id: Some("LB1".into()),
                 vrrp_version: 3,
                 script_user: Some("ka".into()),
+                script_group: Some("ka_group".into()),
                 enable_script_security: true,
+                garp_master_delay: Duration::from_secs(10),
+                garp_master_repeat: 2,
+                garp: GarpConfig {
+                    master_refresh: Duration::ZERO,
+                    master_refresh_repeat: 1,
+                    lower_prio_delay: Duration::from_secs(10),
+                    lower_prio_repeat: 2,
+                },
+                ..GlobalDefs::default()
             }
         );
         let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
@@ -1931,11 +1644,9 @@ mod tests {
             warnings,
             vec![
                 "keepalived.conf:4:5: group `ka_group` of `script_user` is accepted, not acted \
-                 on: scripts run with the primary group of ka; remove it to silence this warning",
-                "keepalived.conf:8:5: `smtp_server` is accepted, not acted on; remove it to \
-                 silence this warning",
-                "keepalived.conf:9:5: `notification_email` is accepted, not acted on; remove it \
-                 to silence this warning",
+                 on: scripts run with the primary group of ka",
+                "keepalived.conf:8:5: `smtp_server` is accepted, not acted on",
+                "keepalived.conf:9:5: `notification_email` is accepted, not acted on",
             ]
         );
     }
@@ -2006,7 +1717,7 @@ vrrp_script chk2 {
                 .collect::<Vec<_>>(),
             vec![
                 "keepalived.conf:14:5: group `nogroup` of `user` is accepted, not acted on: \
-                 scripts run with the primary group of nobody; remove it to silence this warning"
+                 scripts run with the primary group of nobody"
             ]
         );
     }
@@ -2020,7 +1731,7 @@ vrrp_script chk2 {
     priority 150
     advert_int 2
     authentication {
-        auth_type AH
+        auth_type PASS
         auth_pass secret
     }
     virtual_ipaddress {
@@ -2049,14 +1760,24 @@ vrrp_script chk3 {
 }
 "#;
         let loaded = ok(text);
-        assert_eq!(loaded.warnings, vec![]);
+        assert_eq!(
+            loaded
+                .warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            vec![
+                "keepalived.conf:12:34: `label` on a virtual_ipaddress is accepted, not acted \
+                 on: the address is added without a label"
+            ]
+        );
         let i = &loaded.config.instances[0];
         assert_eq!(i.name, "VI_9");
         assert_eq!(i.initial_state, InitialState::Backup);
         assert_eq!((i.interface.as_str(), i.vrid, i.priority), ("ens3", 9, 150));
         assert_eq!(i.advert_int, crate::units::Centiseconds(200));
         assert_eq!(i.version, 2);
-        assert_eq!(i.authentication, Some(Authentication::Ah));
+        assert_eq!(i.authentication, Some(Authentication::Pass(*b"secret\0\0")));
         assert_eq!(
             i.virtual_addresses,
             vec![
@@ -2065,12 +1786,18 @@ vrrp_script chk3 {
                     prefix_len: 24,
                     dev: Some("ens4".into()),
                     label: Some("ens4:vip".into()),
+                    brd: None,
+                    scope: None,
+                    no_track: false,
                 },
                 VirtualAddress {
                     addr: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 11)),
                     prefix_len: 32,
                     dev: None,
                     label: None,
+                    brd: None,
+                    scope: None,
+                    no_track: false,
                 },
             ]
         );
@@ -2239,13 +1966,13 @@ vrrp_script chk {
             "5:5: advert_int x is not a number of seconds; use e.g. `advert_int 1`",
             "6:5: state master is invalid; use MASTER or BACKUP (in capitals)",
             "7:5: version 4 is invalid; use 2 or 3",
-            "9:9: `10.0.0.300` is not an IP address; write one address per line, e.g. \
-             `192.168.1.100/24 dev eth0`",
+            "9:9: `10.0.0.300` is not an IP address; write one address per line of \
+             virtual_ipaddress, e.g. `192.168.1.100/24 dev eth0`",
             "10:9: prefix length /33 of 10.0.0.1/33 is invalid; use /0 to /32 (or leave it out \
              for /32)",
             "11:18: `dev` needs a value after it; write e.g. `dev eth0`",
-            "12:18: `10.0.0.4` follows 10.0.0.3 on the same line; put each virtual_ipaddress on \
-             its own line",
+            "12:18: `10.0.0.4` follows 10.0.0.3 on the same line; put each address of \
+             virtual_ipaddress on its own line",
             "13:18: unknown virtual_ipaddress option `devv`; did you mean `dev`? the options are \
              dev, label, brd, scope, peer, preferred_lft, home, -nodad, mngtmpaddr, \
              noprefixroute, autojoin, no_track, use_vmac",
@@ -2257,10 +1984,10 @@ vrrp_script chk {
             "20:9: `weight` after track_script chk needs a value; write e.g. `chk weight -20`",
             "21:9: track_script chk weight 300 is out of range; use a number from -253 to 253",
             "22:9: unknown option `weigth` after track_script chk; write `chk weight -20` or \
-             just `chk` (one script per line)",
+             just `chk` (one per line)",
             "24:5: interface `eth0:1` is not an interface name (`:` marks an address label); \
              write `interface eth0` and give the address `label eth0:1`",
-            "26:9: auth_type MD5 is invalid; use PASS (or AH)",
+            "26:9: auth_type MD5 is invalid; use PASS",
             "27:9: auth_pass is empty; write a password of 1 to 8 characters",
             "31:5: `script` needs a command; write e.g. `script \"/usr/local/bin/check.sh\"`",
             "32:5: interval 0 is out of range; use whole seconds from 1 to 4294",
@@ -2400,18 +2127,22 @@ vrrp_script chk {
                 "    unicast_peer {\n        10.0.0.2\n    }\n    accept"
             )),
             vec![
-                "keepalived.conf:5:5: `unicast_peer` is not supported yet and is ignored: \
-                 adverts are sent by multicast; remove it to silence this warning",
-                "keepalived.conf:8:5: `accept` is accepted, not acted on; remove it to silence \
-                 this warning",
+                "keepalived.conf:5:5: `unicast_peer` is accepted, not acted on: adverts are sent \
+                 by multicast",
+                "keepalived.conf:8:5: `accept` is accepted, not acted on",
             ]
         );
         assert_eq!(
-            warnings("vrrp_sync_group G {\n  group {\n    VI_1\n  }\n}\n"),
+            warnings(&format!(
+                "{}vrrp_sync_group G {{\n  group {{\n    VI_1\n  }}\n}}\n",
+                instance("")
+            )),
             vec![
-                "keepalived.conf:1:1: `vrrp_sync_group` is not supported yet and is ignored: the \
-                 instances of the group fail over independently; remove it to silence this \
-                 warning"
+                "keepalived.conf:7:1: `vrrp_sync_group` is accepted, not acted on: the instances \
+                 of the group fail over independently",
+                "keepalived.conf:8:3: vrrp_sync_group G has only one instance, which is probably \
+                 not what you want (as keepalived warns); add the instances that must change \
+                 state with VI_1",
             ]
         );
     }
@@ -2642,12 +2373,12 @@ vrrp_instance B {
         assert_eq!(
             warnings,
             vec![
-                "keepalived.conf:5:21: `brd` on a virtual_ipaddress is accepted, not acted on \
-                 (the kernel's default broadcast applies); remove it to silence this warning",
-                "keepalived.conf:5:27: `scope` on a virtual_ipaddress is accepted, not acted on \
-                 (the address is added with scope global); remove it to silence this warning",
+                "keepalived.conf:5:21: `brd` on a virtual_ipaddress is accepted, not acted on: \
+                 the kernel's default broadcast applies",
+                "keepalived.conf:5:27: `scope` on a virtual_ipaddress is accepted, not acted on: \
+                 the address is added with scope global",
                 "keepalived.conf:5:38: `no_track` on a virtual_ipaddress is accepted, not acted \
-                 on; remove it to silence this warning",
+                 on: addresses are not watched for removal yet",
                 "keepalived.conf:12:20: label `eth0:6` is ignored on IPv6 address fe80::1/64 \
                  (Linux labels only IPv4 addresses); remove it",
                 "keepalived.conf:12:33: scope is ignored on IPv6 address fe80::1/64 (as \

@@ -4,19 +4,27 @@
 //! The order follows keepalived's `vrrp_complete_instance()`: address family from the
 //! VIPs, then the version (IPv6 forces 3), then what depends on the version (advert
 //! interval rounding, authentication), then priority from the state and the state from the
-//! priority, then preemption clean-ups.
+//! priority, then strict mode's and preemption's clean-ups, then the defaults that come
+//! from `global_defs`. Unlike keepalived, `global_defs` applies wherever it is in the file
+//! (keepalived copies some globals into an instance when it reads the instance).
 use std::{
     collections::{HashMap, HashSet},
+    net::IpAddr,
     time::Duration,
 };
 
 use super::{
     Diags, Location,
     model::{
-        Authentication, Config, GlobalDefs, InitialState, TrackScript, VirtualAddress,
-        VrrpInstance, VrrpScript,
+        Authentication, ChecksumConfig, Config, Family, GarpConfig, GlobalDefs, InitialState,
+        ParamMatch, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef, TrackScript,
+        UnicastConfig, VirtualAddress, VmacConfig, VrrpInstance, VrrpScript,
     },
-    parser::{AuthType, RawConfig, RawGlobal, RawInstance, RawScript, Spanned, short_location},
+    parser::short_location,
+    raw::{
+        AuthType, RawConfig, RawGlobal, RawInstance, RawNotify, RawScript, RawSyncGroup, RawTrack,
+        RawTrackFile, RawTrackProcess, RawTracking, Seconds, Spanned,
+    },
     suggest::did_you_mean,
 };
 use crate::units::Centiseconds;
@@ -37,57 +45,175 @@ const V3_MAX_ADVERT_CS: u64 = 4095;
 const DEFAULT_GARP_DELAY_SECS: u32 = 5;
 /// `vrrp_garp_master_repeat` / `garp_master_repeat` when unset.
 const DEFAULT_GARP_REPEAT: u32 = 5;
+/// `vrrp_garp_master_refresh_repeat` when unset.
+const DEFAULT_GARP_REFRESH_REPEAT: u32 = 1;
+/// `vrrp_down_timer_adverts` / `down_timer_adverts` when unset (RFC 5798's 3).
+const DEFAULT_DOWN_TIMER_ADVERTS: u8 = 3;
 /// `vrrp_script interval` when unset.
 const DEFAULT_SCRIPT_INTERVAL_SECS: u32 = 1;
 /// `rise` and `fall` when unset.
 const DEFAULT_RISE_FALL: u32 = 1;
+/// `track_file weight` when unset.
+const DEFAULT_TRACK_FILE_WEIGHT: i32 = 1;
+/// The TTL of IPv4 unicast adverts when `unicast_ttl` is unset.
+const DEFAULT_UNICAST_TTL4: u8 = 255;
+/// keepalived sizes adverts for this MTU when the interface is not known.
+const DEFAULT_MTU: usize = 1500;
+/// An advert's address count is 8 bits wide.
+const MAX_ADVERT_ADDRESSES: usize = 255;
 
 /// Builds the model, reporting what only the whole file shows. The result is meaningful
 /// only when no error was reported.
 pub(super) fn resolve(raw: RawConfig, diags: &mut Diags) -> Config {
-    let global = GlobalDefs {
-        router_id: raw.global.router_id.as_ref().map(|v| v.value.clone()),
-        vrrp_version: raw
-            .global
-            .vrrp_version
-            .as_ref()
-            .map_or(DEFAULT_VERSION, |v| v.value),
-        script_user: raw.global.script_user.as_ref().map(|v| v.value.clone()),
-        enable_script_security: raw.global.enable_script_security,
-    };
+    let global = global_defs(&raw.global, diags);
     let scripts = scripts(&raw.scripts, diags);
-    let script_names: Vec<&str> = raw.scripts.iter().map(|s| s.name.as_str()).collect();
-    let instances: Vec<VrrpInstance> = raw
+    let track_files = track_files(&raw.track_files, diags);
+    let track_processes = track_processes(&raw.track_processes, diags);
+    let tracked = Tracked {
+        scripts: &scripts,
+        script_names: raw.scripts.iter().map(|s| s.name.as_str()).collect(),
+        files: &track_files,
+        file_names: raw.track_files.iter().map(|s| s.name.as_str()).collect(),
+        processes: &track_processes,
+        process_names: raw
+            .track_processes
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect(),
+    };
+    let mut instances: Vec<VrrpInstance> = raw
         .instances
         .iter()
-        .map(|r| instance(r, &raw.global, &scripts, &script_names, diags))
+        .map(|r| instance(r, &raw.global, &global, &tracked, diags))
         .collect();
     unique_instances(&raw.instances, &instances, diags);
+    let sync_groups = sync_groups(&raw.sync_groups, &mut instances, &tracked, diags);
     Config {
         global,
         scripts,
+        track_files,
+        track_processes,
+        sync_groups,
         instances,
     }
 }
 
+/// What `track_*` entries may name.
+struct Tracked<'a> {
+    scripts: &'a [VrrpScript],
+    /// Every `vrrp_script` name, also of scripts refused for an error (so that the error
+    /// is not followed by "names no vrrp_script").
+    script_names: Vec<&'a str>,
+    files: &'a [TrackFile],
+    file_names: Vec<&'a str>,
+    processes: &'a [TrackProcess],
+    process_names: Vec<&'a str>,
+}
+
+fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
+    let min_garp = value(&g.min_garp).unwrap_or(false);
+    // `vrrp_min_garp` changes the defaults of what is not set (keepalived: one GARP, no
+    // second burst, no refresh repeats).
+    let (delay_default, repeat_default, refresh_repeat_default) = if min_garp {
+        (0, 1, 0)
+    } else {
+        (
+            DEFAULT_GARP_DELAY_SECS,
+            DEFAULT_GARP_REPEAT,
+            DEFAULT_GARP_REFRESH_REPEAT,
+        )
+    };
+    let garp_master_delay = value(&g.garp_master_delay).unwrap_or(delay_default);
+    let garp_master_repeat = value(&g.garp_master_repeat).unwrap_or(repeat_default);
+    let defaults = GlobalDefs::default();
+    let fifo = |fifo: &Option<Spanned<super::NotifyFifo>>,
+                script: &Option<Spanned<String>>,
+                fifo_kw: &str,
+                diags: &mut Diags| {
+        let mut f = value(fifo);
+        match (&mut f, script) {
+            (Some(f), Some(s)) => f.script = Some(s.value.clone()),
+            (None, Some(s)) => diags.warn(
+                &s.loc,
+                format!(
+                    "{fifo_kw}_script without {fifo_kw} is ignored (it would be given the \
+                     FIFO's path); add `{fifo_kw} /run/keepalived.fifo` or remove it"
+                ),
+            ),
+            _ => {}
+        }
+        f
+    };
+    GlobalDefs {
+        router_id: value(&g.router_id),
+        vrrp_version: value(&g.vrrp_version).unwrap_or(DEFAULT_VERSION),
+        script_user: g.script_user.as_ref().map(|u| u.value.0.clone()),
+        script_group: g.script_user.as_ref().and_then(|u| u.value.1.clone()),
+        enable_script_security: g.enable_script_security,
+        garp_master_delay: secs(garp_master_delay),
+        garp_master_repeat,
+        garp: GarpConfig {
+            master_refresh: secs(value(&g.garp_master_refresh).unwrap_or(0)),
+            master_refresh_repeat: value(&g.garp_master_refresh_repeat)
+                .unwrap_or(refresh_repeat_default),
+            lower_prio_delay: secs(value(&g.garp_lower_prio_delay).unwrap_or(garp_master_delay)),
+            lower_prio_repeat: value(&g.garp_lower_prio_repeat).unwrap_or(garp_master_repeat),
+        },
+        garp_interval: value(&g.garp_interval).unwrap_or_default(),
+        gna_interval: value(&g.gna_interval).unwrap_or_default(),
+        min_garp,
+        lower_prio_no_advert: value(&g.lower_prio_no_advert).unwrap_or(false),
+        higher_prio_send_advert: value(&g.higher_prio_send_advert).unwrap_or(false),
+        down_timer_adverts: value(&g.down_timer_adverts).unwrap_or(DEFAULT_DOWN_TIMER_ADVERTS),
+        strict: g.strict,
+        check_unicast_src: g.check_unicast_src,
+        skip_check_adv_addr: g.skip_check_adv_addr,
+        mcast_group4: value(&g.mcast_group4).unwrap_or(defaults.mcast_group4),
+        mcast_group6: value(&g.mcast_group6).unwrap_or(defaults.mcast_group6),
+        startup_delay: value(&g.startup_delay).unwrap_or_default(),
+        notify_fifo: fifo(&g.notify_fifo, &g.notify_fifo_script, "notify_fifo", diags),
+        vrrp_notify_fifo: fifo(
+            &g.vrrp_notify_fifo,
+            &g.vrrp_notify_fifo_script,
+            "vrrp_notify_fifo",
+            diags,
+        ),
+    }
+}
+
+/// Reports a block whose name was already used; whether this one is the first.
+fn first_of_name<'a>(
+    first: &mut HashMap<&'a str, &'a Location>,
+    what: &str,
+    name: &'a str,
+    loc: &'a Location,
+    fix: &str,
+    diags: &mut Diags,
+) -> bool {
+    if let Some(earlier) = first.get(name) {
+        diags.error(
+            loc,
+            format!(
+                "{what} {name} is defined twice (first at {}); {fix}",
+                short_location(earlier, loc)
+            ),
+        );
+        return false;
+    }
+    first.insert(name, loc);
+    true
+}
+
 fn scripts(raw: &[RawScript], diags: &mut Diags) -> Vec<VrrpScript> {
     let mut scripts = Vec::new();
-    let mut first: HashMap<&str, &Location> = HashMap::new();
+    let mut first = HashMap::new();
     for r in raw {
-        if let Some(earlier) = first.get(r.name.as_str()) {
-            diags.error(
-                &r.loc,
-                format!(
-                    "vrrp_script {} is defined twice (first at {}); rename or remove one",
-                    r.name,
-                    short_location(earlier, &r.loc)
-                ),
-            );
+        let fix = "rename or remove one";
+        if !first_of_name(&mut first, "vrrp_script", &r.name, &r.loc, fix, diags) {
             continue;
         }
-        first.insert(&r.name, &r.loc);
         let Some(script) = &r.script else {
-            if !r.tainted && !r.bad.contains("script") {
+            if r.health.reportable("script") {
                 diags.error(
                     &r.loc,
                     format!(
@@ -105,18 +231,126 @@ fn scripts(raw: &[RawScript], diags: &mut Diags) -> Vec<VrrpScript> {
         scripts.push(VrrpScript {
             name: r.name.clone(),
             script: script.value.clone(),
-            interval: Duration::from_secs(interval.into()),
-            timeout: Duration::from_secs(timeout.into()),
+            interval: secs(interval),
+            timeout: secs(timeout),
             weight,
             weight_reverse,
             rise: value(&r.rise).unwrap_or(DEFAULT_RISE_FALL),
             fall: value(&r.fall).unwrap_or(DEFAULT_RISE_FALL),
             init_fail: r.init_fail,
-            user: r.user.as_ref().map(|u| u.value.clone()),
+            user: r.user.as_ref().map(|u| u.value.0.clone()),
+            group: r.user.as_ref().and_then(|u| u.value.1.clone()),
             location: r.loc.clone(),
         });
     }
     scripts
+}
+
+fn track_files(raw: &[RawTrackFile], diags: &mut Diags) -> Vec<TrackFile> {
+    let mut out = Vec::new();
+    let mut first = HashMap::new();
+    for r in raw {
+        let fix = "rename or remove one (track_file and vrrp_track_file share names)";
+        if !first_of_name(&mut first, "track_file", &r.name, &r.loc, fix, diags) {
+            continue;
+        }
+        let Some(file) = &r.file else {
+            if r.health.reportable("file") {
+                diags.error(
+                    &r.loc,
+                    format!(
+                        "track_file {} has no `file`; add e.g. `file \"/var/run/keepalived/{}\"`",
+                        r.name, r.name
+                    ),
+                );
+            }
+            continue;
+        };
+        let (weight, weight_reverse) =
+            value(&r.weight).unwrap_or((DEFAULT_TRACK_FILE_WEIGHT, false));
+        out.push(TrackFile {
+            name: r.name.clone(),
+            file: file.value.clone(),
+            weight,
+            weight_reverse,
+            init_file: value(&r.init_file),
+            location: r.loc.clone(),
+        });
+    }
+    out
+}
+
+fn track_processes(raw: &[RawTrackProcess], diags: &mut Diags) -> Vec<TrackProcess> {
+    let mut out = Vec::new();
+    let mut first = HashMap::new();
+    for r in raw {
+        let fix = "rename or remove one";
+        if !first_of_name(
+            &mut first,
+            "vrrp_track_process",
+            &r.name,
+            &r.loc,
+            fix,
+            diags,
+        ) {
+            continue;
+        }
+        let Some(process) = &r.process else {
+            if r.health.reportable("process") {
+                diags.error(
+                    &r.loc,
+                    format!(
+                        "vrrp_track_process {} has no `process`; add e.g. `process haproxy`",
+                        r.name
+                    ),
+                );
+            }
+            continue;
+        };
+        let (name, params) = process.value.clone();
+        let param_match = value(&r.param_match).or_else(|| {
+            // keepalived: parameters after the name mean an exact match of them.
+            (!params.is_empty()).then_some(ParamMatch::Exact)
+        });
+        let (weight, weight_reverse) = value(&r.weight).unwrap_or((0, false));
+        let mut quorum = value(&r.quorum).unwrap_or(1);
+        let quorum_max = value(&r.quorum_max);
+        if let Some(max) = &r.quorum_max {
+            let explicit_quorum = r.quorum.as_ref().map(|q| q.value);
+            if max.value == 0 && explicit_quorum.is_none_or(|q| q <= 1) {
+                // `quorum_max 0`: the process must not run.
+                quorum = 0;
+            } else if quorum > max.value {
+                let at = match &r.quorum {
+                    Some(q) if q.loc.line > max.loc.line => &q.loc,
+                    _ => &max.loc,
+                };
+                diags.error(
+                    at,
+                    format!(
+                        "quorum {quorum} of vrrp_track_process {} is above its quorum_max {}; \
+                         the quorum must lie between 1 and quorum_max",
+                        r.name, max.value
+                    ),
+                );
+            }
+        }
+        out.push(TrackProcess {
+            name: r.name.clone(),
+            process: name,
+            full_command: r.full_command || !params.is_empty() || r.param_match.is_some(),
+            params,
+            param_match,
+            weight,
+            weight_reverse,
+            quorum,
+            quorum_max,
+            fork_delay: value(&r.fork_delay).unwrap_or_default(),
+            terminate_delay: value(&r.terminate_delay).unwrap_or_default(),
+            location: r.loc.clone(),
+        });
+    }
+    out
 }
 
 /// Where an instance's protocol version came from, to say what to change.
@@ -131,17 +365,16 @@ enum VersionFrom {
 fn instance(
     r: &RawInstance,
     global: &RawGlobal,
-    scripts: &[VrrpScript],
-    script_names: &[&str],
+    defs: &GlobalDefs,
+    tracked: &Tracked<'_>,
     diags: &mut Diags,
 ) -> VrrpInstance {
     let name = &r.name;
     // Required keywords; not reported again when their value was already refused.
-    let reportable = |keyword: &str| !r.tainted && !r.bad.contains(keyword);
     let interface = match &r.interface {
         Some(i) => i.value.clone(),
         None => {
-            if reportable("interface") {
+            if r.health.reportable("interface") {
                 diags.error(
                     &r.loc,
                     format!(
@@ -156,7 +389,7 @@ fn instance(
     let vrid = match &r.vrid {
         Some(v) => v.value,
         None => {
-            if reportable("virtual_router_id") {
+            if r.health.reportable("virtual_router_id") {
                 diags.error(
                     &r.loc,
                     format!(
@@ -170,10 +403,10 @@ fn instance(
         }
     };
 
-    let virtual_addresses = addresses(r, diags);
-    let ipv6 = r.vips.first().is_some_and(|v| v.value.addr.is_ipv6());
+    let family = family(r, diags);
+    let strict = value(&r.strict_mode).unwrap_or(defs.strict);
 
-    let (version, from) = if ipv6 {
+    let (version, from) = if family == Family::Ipv6 {
         if let Some(v) = &r.version
             && v.value == 2
         {
@@ -196,7 +429,7 @@ fn instance(
     let version_known = match from {
         VersionFrom::Instance | VersionFrom::Ipv6 => true,
         VersionFrom::Global | VersionFrom::Default => {
-            !r.bad.contains("version") && !global.bad.contains("vrrp_version")
+            !r.health.bad.contains("version") && !global.health.bad.contains("vrrp_version")
         }
     };
     let advert_int = match &r.advert_int {
@@ -204,7 +437,34 @@ fn instance(
         _ => DEFAULT_ADVERT_INT,
     };
 
-    let authentication = authentication(r, version, diags);
+    let (mut virtual_addresses, mut virtual_addresses_excluded) = addresses(r, diags);
+    if virtual_addresses.is_empty() && r.health.reportable("virtual_ipaddress") {
+        if version == 3 || strict {
+            diags.error(
+                &r.loc,
+                format!(
+                    "vrrp_instance {name} has no virtual_ipaddress, which {} requires; add \
+                     e.g. `virtual_ipaddress {{ 192.168.1.100/24 }}`",
+                    if version == 3 {
+                        "VRRPv3"
+                    } else {
+                        "strict mode"
+                    }
+                ),
+            );
+        } else {
+            diags.warn(
+                &r.loc,
+                format!(
+                    "vrrp_instance {name} has no virtual_ipaddress; add e.g. \
+                     `virtual_ipaddress {{ 192.168.1.100/24 }}` (without addresses it only \
+                     takes part in elections)"
+                ),
+            );
+        }
+    }
+
+    let authentication = authentication(r, version, strict, diags);
 
     // keepalived: an unset priority comes from the state, then an unset state from the
     // priority (the address owner wishes MASTER).
@@ -214,14 +474,195 @@ fn instance(
     } else {
         DEFAULT_PRIORITY
     });
-    let initial_state = state.unwrap_or(if priority == OWNER_PRIORITY {
+    let owner = priority == OWNER_PRIORITY;
+    let derived_state = if owner {
         InitialState::Master
     } else {
         InitialState::Backup
-    });
+    };
+    let initial_state = match &r.state {
+        Some(s) if strict && s.value != derived_state => {
+            diags.warn(
+                &s.loc,
+                format!(
+                    "in strict mode the state must match being the address owner (priority \
+                     255), so state {} is replaced by {} (as keepalived does); write `state {}`",
+                    state_name(s.value),
+                    state_name(derived_state),
+                    state_name(derived_state)
+                ),
+            );
+            derived_state
+        }
+        Some(s) => s.value,
+        None => derived_state,
+    };
 
-    let (nopreempt, preempt_delay) = preemption(r, initial_state, priority, diags);
-    let track_scripts = tracks(r, scripts, script_names, diags);
+    let (nopreempt, preempt_delay) = preemption(r, initial_state, priority, strict, diags);
+
+    let unicast = unicast(r, defs, family, strict, diags);
+    let is_unicast = !unicast.peers.is_empty();
+    let mcast_dst_ip = match &r.mcast_dst_ip {
+        Some(d) if is_unicast => {
+            diags.warn(
+                &d.loc,
+                "mcast_dst_ip is ignored with unicast peers (adverts go to each peer); remove \
+                 it",
+            );
+            None
+        }
+        Some(d) => Some(d.value),
+        None if is_unicast => None,
+        None => Some(match family {
+            Family::Ipv4 => IpAddr::V4(defs.mcast_group4),
+            Family::Ipv6 => IpAddr::V6(defs.mcast_group6),
+        }),
+    };
+
+    // An IPv6 instance's first address goes in the advert's source role: RFC 5798 wants it
+    // link-local.
+    if family == Family::Ipv6
+        && !is_unicast
+        && let (Some(first), Some(raw_first)) = (virtual_addresses.first(), r.vips.first())
+        && let IpAddr::V6(a) = first.addr
+        && a.segments()[0] & 0xffc0 != 0xfe80
+    {
+        let message = format!(
+            "the first IPv6 address of vrrp_instance {name} should be link-local (RFC 5798); \
+             put a fe80:: address first in virtual_ipaddress"
+        );
+        if strict {
+            diags.error(
+                &raw_first.loc,
+                format!("{message} (strict mode requires it)"),
+            );
+        } else {
+            diags.note(&raw_first.loc, message);
+        }
+    }
+
+    // keepalived moves what does not fit in one advert (at the default MTU) to the eVIPs.
+    let fit = advert_capacity(family, version, authentication.is_some());
+    if virtual_addresses.len() > fit {
+        let moved = virtual_addresses.split_off(fit);
+        diags.warn(
+            &r.vips[fit].loc,
+            format!(
+                "vrrp_instance {name} has {} virtual addresses but an advert carries at most \
+                 {fit}; the last {} are moved to virtual_ipaddress_excluded (as keepalived \
+                 does): move them there yourself",
+                fit + moved.len(),
+                moved.len()
+            ),
+        );
+        virtual_addresses_excluded.splice(0..0, moved);
+    }
+
+    let vmac = vmac(r, strict, is_unicast, diags);
+
+    let accept = match &r.accept {
+        Some(a) if a.value && !owner && strict && version == 2 => {
+            diags.warn(
+                &a.loc,
+                "accept does not comply with RFC 3768 (VRRPv2) in strict mode and is cleared \
+                 (as keepalived does); remove it or use version 3",
+            );
+            false
+        }
+        Some(a) => a.value,
+        None => owner || !strict,
+    };
+
+    let strict_clear =
+        |slot: &Option<Spanned<u32>>, name: &str, diags: &mut Diags| -> Option<u32> {
+            match slot {
+                Some(s) if strict && s.value != 0 => {
+                    diags.warn(
+                        &s.loc,
+                        format!(
+                            "strict mode sends no GARPs for lower priority adverts, so {name} is \
+                         reset to 0 (as keepalived does); remove it"
+                        ),
+                    );
+                    Some(0)
+                }
+                Some(s) => Some(s.value),
+                None if strict => Some(0),
+                None => None,
+            }
+        };
+    let garp = GarpConfig {
+        master_refresh: value(&r.garp_master_refresh).map_or(defs.garp.master_refresh, secs),
+        master_refresh_repeat: value(&r.garp_master_refresh_repeat)
+            .unwrap_or(defs.garp.master_refresh_repeat),
+        lower_prio_delay: strict_clear(&r.garp_lower_prio_delay, "garp_lower_prio_delay", diags)
+            .map_or(defs.garp.lower_prio_delay, secs),
+        lower_prio_repeat: strict_clear(&r.garp_lower_prio_repeat, "garp_lower_prio_repeat", diags)
+            .unwrap_or(defs.garp.lower_prio_repeat),
+    };
+
+    let strict_bool = |slot: &Option<Spanned<bool>>,
+                       global: bool,
+                       forced: bool,
+                       name: &str,
+                       diags: &mut Diags| {
+        match slot {
+            Some(s) if strict && s.value != forced => {
+                diags.warn(
+                    &s.loc,
+                    format!(
+                        "strict mode needs `{name} {forced}`, so it is reset (as keepalived \
+                         does); remove the line"
+                    ),
+                );
+                forced
+            }
+            Some(s) => s.value,
+            None if strict => forced,
+            None => global,
+        }
+    };
+    let lower_prio_no_advert = strict_bool(
+        &r.lower_prio_no_advert,
+        defs.lower_prio_no_advert,
+        true,
+        "lower_prio_no_advert",
+        diags,
+    );
+    let higher_prio_send_advert = strict_bool(
+        &r.higher_prio_send_advert,
+        defs.higher_prio_send_advert,
+        false,
+        "higher_prio_send_advert",
+        diags,
+    );
+
+    let down_timer_adverts = match &r.down_timer_adverts {
+        Some(d) if strict && d.value != DEFAULT_DOWN_TIMER_ADVERTS => {
+            diags.warn(
+                &d.loc,
+                format!(
+                    "down_timer_adverts {} does not comply with the RFC in strict mode and is \
+                     reset to 3 (as keepalived does); remove it",
+                    d.value
+                ),
+            );
+            DEFAULT_DOWN_TIMER_ADVERTS
+        }
+        Some(d) => d.value,
+        None if strict => DEFAULT_DOWN_TIMER_ADVERTS,
+        None => defs.down_timer_adverts,
+    };
+
+    let track_interfaces = track_interfaces(
+        &r.tracking,
+        &interface,
+        &format!("vrrp_instance {name}"),
+        diags,
+    );
+    let owner_name = format!("vrrp_instance {name}");
+    let (track_scripts, track_files, track_processes) =
+        tracks(&r.tracking, &owner_name, tracked, diags);
 
     let notify = |slot: &Option<Spanned<String>>| slot.as_ref().map(|s| s.value.clone());
     VrrpInstance {
@@ -232,42 +673,145 @@ fn instance(
         priority,
         advert_int,
         version,
+        family,
         authentication,
         virtual_addresses,
+        virtual_addresses_excluded,
+        virtual_routes: r.routes.iter().map(|v| v.value.clone()).collect(),
         track_scripts,
+        track_interfaces,
+        track_files,
+        track_processes,
+        dont_track_primary: r.dont_track_primary,
         nopreempt,
         preempt_delay,
-        notify_master: notify(&r.notify_master),
-        notify_backup: notify(&r.notify_backup),
-        notify_fault: notify(&r.notify_fault),
-        notify_stop: notify(&r.notify_stop),
-        notify: notify(&r.notify),
-        garp_master_delay: Duration::from_secs(
-            value(&r.garp_master_delay)
-                .or(value(&global.garp_master_delay))
-                .unwrap_or(DEFAULT_GARP_DELAY_SECS)
-                .into(),
-        ),
-        garp_master_repeat: value(&r.garp_master_repeat)
-            .or(value(&global.garp_master_repeat))
-            .unwrap_or(DEFAULT_GARP_REPEAT),
+        src_ip: r.src_ip.as_ref().map(|s| s.value.0),
+        unicast,
+        mcast_dst_ip,
+        vmac,
+        accept,
+        strict_mode: strict,
+        skip_check_adv_addr: value(&r.skip_check_adv_addr).unwrap_or(defs.skip_check_adv_addr),
+        down_timer_adverts,
+        lower_prio_no_advert,
+        higher_prio_send_advert,
+        checksum: ChecksumConfig {
+            old_unicast: value(&r.old_unicast_checksum).unwrap_or_default(),
+            v3_as_v2: value(&r.v3_checksum_as_v2).unwrap_or(false),
+        },
+        notify_master: notify(&r.notify.master),
+        notify_backup: notify(&r.notify.backup),
+        notify_fault: notify(&r.notify.fault),
+        notify_stop: notify(&r.notify.stop),
+        notify: notify(&r.notify.generic),
+        notify_deleted: r.notify_deleted.is_some(),
+        notify_deleted_script: r.notify_deleted.as_ref().and_then(|n| n.value.clone()),
+        garp_master_delay: value(&r.garp_master_delay).map_or(defs.garp_master_delay, secs),
+        garp_master_repeat: value(&r.garp_master_repeat).unwrap_or(defs.garp_master_repeat),
+        garp,
+        sync_group: None,
         location: r.loc.clone(),
     }
 }
 
-/// The VIPs without duplicates; all of one family.
-fn addresses(r: &RawInstance, diags: &mut Diags) -> Vec<VirtualAddress> {
-    if r.vips.is_empty() && !r.tainted && !r.bad.contains("virtual_ipaddress") {
-        diags.warn(
-            &r.loc,
-            format!(
-                "vrrp_instance {} has no virtual_ipaddress; add e.g. \
-                 `virtual_ipaddress {{ 192.168.1.100/24 }}` (without addresses it only takes \
-                 part in elections)",
-                r.name
-            ),
+fn state_name(state: InitialState) -> &'static str {
+    match state {
+        InitialState::Master => "MASTER",
+        InitialState::Backup => "BACKUP",
+    }
+}
+
+/// The instance's family: that of its first `virtual_ipaddress`, else of its source
+/// address, its first unicast peer or `mcast_dst_ip`, else IPv4 (keepalived takes the first
+/// of them in the file; the addresses are what an operator reads the family from). Every
+/// other address of the instance must be of that family.
+fn family(r: &RawInstance, diags: &mut Diags) -> Family {
+    let src = r.src_ip.as_ref().map(|s| Spanned {
+        value: s.value.0,
+        loc: s.loc.clone(),
+    });
+    let (family, from) = if let Some(v) = r.vips.first() {
+        (
+            Family::of(&v.value.addr),
+            format!("virtual_ipaddress {} at {{}}", v.value.addr),
+        )
+    } else if let Some(s) = &src {
+        let kw = r.src_ip.as_ref().map_or("", |s| s.value.1);
+        (Family::of(&s.value), format!("{kw} {} at {{}}", s.value))
+    } else if let Some(p) = r.peers.first() {
+        (
+            Family::of(&p.value.addr),
+            format!("unicast_peer {} at {{}}", p.value.addr),
+        )
+    } else if let Some(d) = &r.mcast_dst_ip {
+        (
+            Family::of(&d.value),
+            format!("mcast_dst_ip {} at {{}}", d.value),
+        )
+    } else {
+        return Family::Ipv4;
+    };
+    let from_loc = r
+        .vips
+        .first()
+        .map(|v| &v.loc)
+        .or(src.as_ref().map(|s| &s.loc))
+        .or(r.peers.first().map(|p| &p.loc))
+        .or(r.mcast_dst_ip.as_ref().map(|d| &d.loc))
+        .cloned()
+        .unwrap_or_default();
+    let mut check = |what: String, addr: &IpAddr, loc: &Location| {
+        if Family::of(addr) != family {
+            let from = from.replace("{}", &short_location(&from_loc, loc));
+            diags.error(
+                loc,
+                format!(
+                    "{what} is {} but vrrp_instance {} is {} (from its {from}); an instance \
+                     carries one family, so use an {} address here",
+                    Family::of(addr).name(),
+                    r.name,
+                    family.name(),
+                    family.name()
+                ),
+            );
+        }
+    };
+    // Mixed VIPs have a message of their own (see `addresses`).
+    if let Some(s) = &r.src_ip {
+        check(format!("{} {}", s.value.1, s.value.0), &s.value.0, &s.loc);
+    }
+    for p in &r.peers {
+        check(
+            format!("unicast_peer {}", p.value.addr),
+            &p.value.addr,
+            &p.loc,
         );
     }
+    if let Some(d) = &r.mcast_dst_ip {
+        check(format!("mcast_dst_ip {}", d.value), &d.value, &d.loc);
+    }
+    family
+}
+
+/// How many addresses of `family` one advert carries at the default MTU.
+fn advert_capacity(family: Family, version: u8, auth: bool) -> usize {
+    const ETHER: usize = 14;
+    const VRRP: usize = 8;
+    let (ip, size) = match family {
+        Family::Ipv4 => (20, 4),
+        Family::Ipv6 => (40, 16),
+    };
+    let auth_data = if family == Family::Ipv4 && version == 2 {
+        8
+    } else {
+        0
+    };
+    let _ = auth; // PASS travels in the 8 bytes counted above; AH is refused.
+    ((DEFAULT_MTU - ETHER - ip - VRRP - auth_data) / size).min(MAX_ADVERT_ADDRESSES)
+}
+
+/// The VIPs (all of one family) and eVIPs (any family), without duplicates.
+fn addresses(r: &RawInstance, diags: &mut Diags) -> (Vec<VirtualAddress>, Vec<VirtualAddress>) {
     if let Some(first) = r.vips.first()
         && let Some(other) = r
             .vips
@@ -289,7 +833,7 @@ fn addresses(r: &RawInstance, diags: &mut Diags) -> Vec<VirtualAddress> {
             format!(
                 "virtual_ipaddress of vrrp_instance {} mixes IPv4 ({} at {}) and IPv6 ({} at {}); \
                  an instance carries one family, so move the {minority} addresses to a \
-                 vrrp_instance of their own",
+                 vrrp_instance of their own (or to virtual_ipaddress_excluded)",
                 r.name,
                 v4.value.addr,
                 short_location(&v4.loc, &other.loc),
@@ -298,27 +842,43 @@ fn addresses(r: &RawInstance, diags: &mut Diags) -> Vec<VirtualAddress> {
             ),
         );
     }
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for vip in &r.vips {
-        if seen.insert(vip.value.addr) {
-            out.push(vip.value.clone());
-        } else {
-            diags.warn(
-                &vip.loc,
-                format!(
-                    "{} is listed twice in vrrp_instance {}; the second is ignored: remove it",
-                    vip.value.addr, r.name
+    let mut seen: HashMap<IpAddr, &'static str> = HashMap::new();
+    let mut dedup = |list: &[Spanned<VirtualAddress>], kw: &'static str, diags: &mut Diags| {
+        let mut out = Vec::new();
+        for vip in list {
+            match seen.get(&vip.value.addr) {
+                None => {
+                    seen.insert(vip.value.addr, kw);
+                    out.push(vip.value.clone());
+                }
+                Some(first) if *first == kw => diags.warn(
+                    &vip.loc,
+                    format!(
+                        "{} is listed twice in {kw} of vrrp_instance {}; the second is \
+                         ignored: remove it",
+                        vip.value.addr, r.name
+                    ),
                 ),
-            );
+                Some(first) => diags.warn(
+                    &vip.loc,
+                    format!(
+                        "{} is in both {first} and {kw} of vrrp_instance {}; the one in {kw} \
+                         is ignored: remove it",
+                        vip.value.addr, r.name
+                    ),
+                ),
+            }
         }
-    }
-    out
+        out
+    };
+    let vips = dedup(&r.vips, "virtual_ipaddress", diags);
+    let evips = dedup(&r.evips, "virtual_ipaddress_excluded", diags);
+    (vips, evips)
 }
 
 /// keepalived's rounding of the advert interval: whole seconds for v2, centiseconds for v3.
 fn advert_int(
-    a: &Spanned<super::parser::Seconds>,
+    a: &Spanned<Seconds>,
     version: u8,
     from: VersionFrom,
     diags: &mut Diags,
@@ -409,9 +969,22 @@ fn centiseconds_text(cs: u64) -> String {
     }
 }
 
-fn authentication(r: &RawInstance, version: u8, diags: &mut Diags) -> Option<Authentication> {
+fn authentication(
+    r: &RawInstance,
+    version: u8,
+    strict: bool,
+    diags: &mut Diags,
+) -> Option<Authentication> {
     let auth = r.auth.as_ref()?;
-    if r.bad.contains("authentication") {
+    if r.health.bad.contains("authentication") {
+        return None;
+    }
+    if strict {
+        diags.warn(
+            &auth.loc,
+            "authentication is ignored in strict mode (RFC 3768 removed it); remove the \
+             authentication block",
+        );
         return None;
     }
     if version == 3 {
@@ -449,7 +1022,6 @@ fn authentication(r: &RawInstance, version: u8, diags: &mut Diags) -> Option<Aut
         }
         (Some(t), Some(pass)) => Some(match t.value {
             AuthType::Pass => Authentication::Pass(pass.value),
-            AuthType::Ah => Authentication::Ah,
         }),
     }
 }
@@ -459,6 +1031,7 @@ fn preemption(
     r: &RawInstance,
     state: InitialState,
     priority: u8,
+    strict: bool,
     diags: &mut Diags,
 ) -> (bool, Duration) {
     // keepalived clears both for the owner and for `state MASTER`; the message names the
@@ -492,6 +1065,16 @@ fn preemption(
         );
         nopreempt = None;
     }
+    if let Some(d) = delay
+        && strict
+    {
+        diags.warn(
+            &d.loc,
+            "preempt_delay is not allowed in strict mode and is cleared (as keepalived does); \
+             remove it",
+        );
+        delay = None;
+    }
     if let (Some(d), Some(_)) = (delay, nopreempt) {
         diags.warn(
             &d.loc,
@@ -506,25 +1089,127 @@ fn preemption(
     )
 }
 
-fn tracks(
+fn unicast(
     r: &RawInstance,
-    scripts: &[VrrpScript],
-    script_names: &[&str],
+    defs: &GlobalDefs,
+    family: Family,
+    strict: bool,
     diags: &mut Diags,
-) -> Vec<TrackScript> {
+) -> UnicastConfig {
+    let peers: Vec<_> = r.peers.iter().map(|p| p.value.clone()).collect();
+    if peers.is_empty() {
+        if let Some(kw) = &r.unicast_keyword
+            && r.health.reportable("unicast_peer")
+        {
+            let message = if r.unicast_fault_no_peer {
+                format!(
+                    "vrrp_instance {} asks for unicast (`{}`) but has no unicast_peer, and \
+                     unicast_fault_no_peer keeps it in FAULT; add `unicast_peer {{ ADDRESS }}`",
+                    r.name, kw.value
+                )
+            } else {
+                format!(
+                    "vrrp_instance {} asks for unicast (`{}`) but has no unicast_peer, so its \
+                     adverts go by multicast (deprecated in keepalived); add `unicast_peer {{ \
+                     ADDRESS }}` or remove `{}`",
+                    r.name, kw.value, kw.value
+                )
+            };
+            diags.warn(&kw.loc, message);
+        }
+        if let Some(t) = &r.unicast_ttl {
+            diags.warn(
+                &t.loc,
+                "unicast_ttl without unicast peers is ignored (as keepalived does); add a \
+                 unicast_peer block or remove it",
+            );
+        }
+    } else if strict {
+        let at = r.peer_block.as_ref().unwrap_or(&r.loc);
+        diags.error(
+            at,
+            format!(
+                "unicast peers are not allowed in strict mode (vrrp_instance {}); remove \
+                 `strict_mode`/`vrrp_strict` or the unicast_peer block",
+                r.name
+            ),
+        );
+    }
+    let ttl = if peers.is_empty() {
+        None
+    } else {
+        value(&r.unicast_ttl).or((family == Family::Ipv4).then_some(DEFAULT_UNICAST_TTL4))
+    };
+    let bounded = peers.iter().any(|p| p.min_ttl != 0 || p.max_ttl != 255);
+    UnicastConfig {
+        check_src: r.check_unicast_src || defs.check_unicast_src || bounded,
+        fault_no_peer: r.unicast_fault_no_peer,
+        ttl,
+        peers,
+    }
+}
+
+/// `use_vmac` with `vmac_xmit_base`, cleaned up as keepalived does.
+fn vmac(r: &RawInstance, strict: bool, unicast: bool, diags: &mut Diags) -> Option<VmacConfig> {
+    let Some(v) = &r.vmac else {
+        if let Some(loc) = &r.vmac_xmit_base {
+            diags.warn(
+                loc,
+                "vmac_xmit_base only applies with use_vmac and is ignored; add `use_vmac` or \
+                 remove it",
+            );
+        }
+        return None;
+    };
+    let mut xmit_base = r.vmac_xmit_base.is_some();
+    if strict && let Some(loc) = &r.vmac_xmit_base {
+        diags.warn(
+            loc,
+            "vmac_xmit_base is not allowed in strict mode and is cleared (as keepalived does); \
+             remove it",
+        );
+        xmit_base = false;
+    }
+    if unicast && !xmit_base {
+        diags.warn(
+            &v.loc,
+            "unicast with use_vmac needs vmac_xmit_base, which is set (as keepalived does); \
+             add `vmac_xmit_base`",
+        );
+        xmit_base = true;
+    }
+    let mut mac = v.value.mac.clone();
+    if strict && mac.is_some() {
+        diags.warn(
+            &v.loc,
+            "a use_vmac MAC address is not allowed in strict mode and is cleared (as \
+             keepalived does); remove it",
+        );
+        mac = None;
+    }
+    Some(VmacConfig {
+        ifname: v.value.ifname.clone(),
+        mac,
+        xmit_base,
+    })
+}
+
+fn track_interfaces(
+    tracking: &RawTracking,
+    own: &str,
+    owner: &str,
+    diags: &mut Diags,
+) -> Vec<TrackInterface> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for t in &r.track_scripts {
+    for t in &tracking.interfaces {
         let name = t.value.name.as_str();
-        if !script_names.contains(&name) {
-            let near = did_you_mean(name, script_names.iter().copied())
-                .map(|n| format!("did you mean `{n}`? If not, "))
-                .unwrap_or_default();
-            diags.error(
+        if name == own {
+            diags.warn(
                 &t.loc,
                 format!(
-                    "track_script {name} names no vrrp_script; {near}define \
-                     `vrrp_script {name} {{ script \"...\" }}`"
+                    "track_interface {name} is the instance's own interface, which is always \
+                     tracked; it is ignored (as keepalived does): remove it"
                 ),
             );
             continue;
@@ -533,21 +1218,144 @@ fn tracks(
             diags.warn(
                 &t.loc,
                 format!(
-                    "track_script {name} is listed twice in vrrp_instance {}; the second is \
-                     ignored (as keepalived does): remove it",
-                    r.name
+                    "track_interface {name} is listed twice in {owner}; the second is ignored \
+                     (as keepalived does): remove it"
                 ),
             );
             continue;
         }
-        let script_reverse = scripts
-            .iter()
-            .find(|s| s.name == name)
-            .is_some_and(|s| s.weight_reverse);
-        out.push(TrackScript {
+        out.push(TrackInterface {
+            interface: name.to_owned(),
+            weight: t.value.weight.unwrap_or(0),
+            reverse: t.value.reverse.unwrap_or(false),
+        });
+    }
+    out
+}
+
+/// The `track_script`, `track_file` and `track_process` entries: each must name a block of
+/// its kind.
+fn tracks(
+    tracking: &RawTracking,
+    owner: &str,
+    tracked: &Tracked<'_>,
+    diags: &mut Diags,
+) -> (Vec<TrackScript>, Vec<TrackRef>, Vec<TrackRef>) {
+    let scripts = refs(
+        &tracking.scripts,
+        &RefKind {
+            keyword: "track_script",
+            block: "vrrp_script",
+            define: "script \"...\"",
+        },
+        owner,
+        &tracked.script_names,
+        |name| {
+            tracked
+                .scripts
+                .iter()
+                .find(|s| s.name == name)
+                .is_some_and(|s| s.weight_reverse)
+        },
+        diags,
+    )
+    .into_iter()
+    .map(|t| TrackScript {
+        name: t.name,
+        weight: t.weight,
+        reverse: t.reverse,
+    })
+    .collect();
+    let files = refs(
+        &tracking.files,
+        &RefKind {
+            keyword: "track_file",
+            block: "track_file",
+            define: "file \"...\"",
+        },
+        owner,
+        &tracked.file_names,
+        |name| {
+            tracked
+                .files
+                .iter()
+                .find(|f| f.name == name)
+                .is_some_and(|f| f.weight_reverse)
+        },
+        diags,
+    );
+    let processes = refs(
+        &tracking.processes,
+        &RefKind {
+            keyword: "track_process",
+            block: "vrrp_track_process",
+            define: "process NAME",
+        },
+        owner,
+        &tracked.process_names,
+        |name| {
+            tracked
+                .processes
+                .iter()
+                .find(|p| p.name == name)
+                .is_some_and(|p| p.weight_reverse)
+        },
+        diags,
+    );
+    (scripts, files, processes)
+}
+
+/// What a `track_*` entry refers to, for messages.
+struct RefKind {
+    keyword: &'static str,
+    block: &'static str,
+    define: &'static str,
+}
+
+fn refs(
+    list: &[Spanned<RawTrack>],
+    kind: &RefKind,
+    owner: &str,
+    names: &[&str],
+    reverse_of: impl Fn(&str) -> bool,
+    diags: &mut Diags,
+) -> Vec<TrackRef> {
+    let RefKind {
+        keyword,
+        block,
+        define,
+    } = kind;
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for t in list {
+        let name = t.value.name.as_str();
+        if !names.contains(&name) {
+            let near = did_you_mean(name, names.iter().copied())
+                .map(|n| format!("did you mean `{n}`? If not, "))
+                .unwrap_or_default();
+            diags.error(
+                &t.loc,
+                format!(
+                    "{keyword} {name} names no {block}; {near}define \
+                     `{block} {name} {{ {define} }}`"
+                ),
+            );
+            continue;
+        }
+        if !seen.insert(name) {
+            diags.warn(
+                &t.loc,
+                format!(
+                    "{keyword} {name} is listed twice in {owner}; the second is ignored (as \
+                     keepalived does): remove it"
+                ),
+            );
+            continue;
+        }
+        out.push(TrackRef {
             name: name.to_owned(),
             weight: t.value.weight,
-            reverse: t.value.reverse.unwrap_or(script_reverse),
+            reverse: t.value.reverse.unwrap_or_else(|| reverse_of(name)),
         });
     }
     out
@@ -557,7 +1365,7 @@ fn tracks(
 /// would answer each other's adverts.
 fn unique_instances(raw: &[RawInstance], built: &[VrrpInstance], diags: &mut Diags) {
     let mut names: HashMap<&str, &Location> = HashMap::new();
-    let mut ids: HashMap<(&str, u8, bool), &RawInstance> = HashMap::new();
+    let mut ids: HashMap<(&str, u8, Family), &RawInstance> = HashMap::new();
     for (r, inst) in raw.iter().zip(built) {
         if let Some(first) = names.get(r.name.as_str()) {
             diags.error(
@@ -574,11 +1382,7 @@ fn unique_instances(raw: &[RawInstance], built: &[VrrpInstance], diags: &mut Dia
         let (Some(interface), Some(vrid)) = (&r.interface, &r.vrid) else {
             continue;
         };
-        let ipv6 = inst
-            .virtual_addresses
-            .first()
-            .is_some_and(|v| v.addr.is_ipv6());
-        let key = (interface.value.as_str(), vrid.value, ipv6);
+        let key = (interface.value.as_str(), vrid.value, inst.family);
         if let Some(first) = ids.get(&key) {
             diags.error(
                 &vrid.loc,
@@ -588,7 +1392,7 @@ fn unique_instances(raw: &[RawInstance], built: &[VrrpInstance], diags: &mut Dia
                     r.name,
                     vrid.value,
                     interface.value,
-                    if ipv6 { "IPv6" } else { "IPv4" },
+                    inst.family.name(),
                     first.name,
                     short_location(&first.loc, &vrid.loc)
                 ),
@@ -599,10 +1403,151 @@ fn unique_instances(raw: &[RawInstance], built: &[VrrpInstance], diags: &mut Dia
     }
 }
 
+/// The sync groups; each member must be an instance, and in one group only.
+fn sync_groups(
+    raw: &[RawSyncGroup],
+    instances: &mut [VrrpInstance],
+    tracked: &Tracked<'_>,
+    diags: &mut Diags,
+) -> Vec<SyncGroup> {
+    let mut first = HashMap::new();
+    // Instance name → (group, where it was listed).
+    let mut member_of: HashMap<String, (String, Location)> = HashMap::new();
+    let instance_names: Vec<String> = instances.iter().map(|i| i.name.clone()).collect();
+    let mut out = Vec::new();
+    for r in raw {
+        let fix = "rename or remove one";
+        if !first_of_name(&mut first, "vrrp_sync_group", &r.name, &r.loc, fix, diags) {
+            continue;
+        }
+        let mut members: Vec<String> = Vec::new();
+        match &r.group {
+            None => {
+                if r.health.reportable("group") {
+                    diags.error(
+                        &r.loc,
+                        format!(
+                            "vrrp_sync_group {} has no `group {{ }}`; add the instances that \
+                             fail over together, e.g. `group {{ VI_1 VI_2 }}`",
+                            r.name
+                        ),
+                    );
+                }
+            }
+            Some(group) if group.value.is_empty() => {
+                if !r.health.tainted {
+                    diags.error(
+                        &group.loc,
+                        format!(
+                            "the group of vrrp_sync_group {} is empty; list its instances, \
+                             e.g. `group {{ VI_1 VI_2 }}`",
+                            r.name
+                        ),
+                    );
+                }
+            }
+            Some(group) => {
+                for m in &group.value {
+                    let name = m.value.as_str();
+                    if !instance_names.iter().any(|n| n == name) {
+                        let near = did_you_mean(name, instance_names.iter().map(String::as_str))
+                            .map(|n| format!("did you mean `{n}`? If not, "))
+                            .unwrap_or_default();
+                        diags.error(
+                            &m.loc,
+                            format!(
+                                "vrrp_sync_group {} lists {name}, which is no vrrp_instance; \
+                                 {near}remove it from the group",
+                                r.name
+                            ),
+                        );
+                        continue;
+                    }
+                    if members.iter().any(|n| n == name) {
+                        diags.warn(
+                            &m.loc,
+                            format!(
+                                "{name} is listed twice in vrrp_sync_group {}; the second is \
+                                 ignored: remove it",
+                                r.name
+                            ),
+                        );
+                        continue;
+                    }
+                    if let Some((other, at)) = member_of.get(name) {
+                        diags.error(
+                            &m.loc,
+                            format!(
+                                "vrrp_instance {name} is already in vrrp_sync_group {other} \
+                                 (at {}); an instance can be in one sync group only, so \
+                                 remove it from one of them",
+                                short_location(at, &m.loc)
+                            ),
+                        );
+                        continue;
+                    }
+                    member_of.insert(name.to_owned(), (r.name.clone(), m.loc.clone()));
+                    members.push(name.to_owned());
+                }
+                if members.len() == 1 && group.value.len() == 1 {
+                    diags.warn(
+                        &group.loc,
+                        format!(
+                            "vrrp_sync_group {} has only one instance, which is probably not \
+                             what you want (as keepalived warns); add the instances that must \
+                             change state with {}",
+                            r.name, members[0]
+                        ),
+                    );
+                }
+            }
+        }
+        for inst in instances.iter_mut() {
+            if members.contains(&inst.name) {
+                inst.sync_group = Some(r.name.clone());
+            }
+        }
+        let owner = format!("vrrp_sync_group {}", r.name);
+        let (track_scripts, track_files, track_processes) =
+            tracks(&r.tracking, &owner, tracked, diags);
+        let notify = |n: &RawNotify| {
+            let get = |slot: &Option<Spanned<String>>| slot.as_ref().map(|s| s.value.clone());
+            (
+                get(&n.master),
+                get(&n.backup),
+                get(&n.fault),
+                get(&n.stop),
+                get(&n.generic),
+            )
+        };
+        let (notify_master, notify_backup, notify_fault, notify_stop, notify_generic) =
+            notify(&r.notify);
+        out.push(SyncGroup {
+            name: r.name.clone(),
+            instances: members,
+            track_interfaces: track_interfaces(&r.tracking, "", &owner, diags),
+            track_scripts,
+            track_files,
+            track_processes,
+            notify_master,
+            notify_backup,
+            notify_fault,
+            notify_stop,
+            notify: notify_generic,
+            tracking_weight: r.tracking_weight,
+            location: r.loc.clone(),
+        });
+    }
+    out
+}
+
 fn value<T: Clone>(slot: &Option<Spanned<T>>) -> Option<T> {
     slot.as_ref().map(|s| s.value.clone())
 }
 
+fn secs(s: u32) -> Duration {
+    Duration::from_secs(s.into())
+}
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -968,7 +1913,8 @@ vrrp_instance V6 {
             vec![
                 "keepalived.conf:6:9: virtual_ipaddress of vrrp_instance VI_1 mixes IPv4 \
                  (10.0.0.1 at line 4) and IPv6 (fe80::1 at line 6); an instance carries one \
-                 family, so move the IPv6 addresses to a vrrp_instance of their own"
+                 family, so move the IPv6 addresses to a vrrp_instance of their own (or to \
+                 virtual_ipaddress_excluded)"
             ]
         );
     }
@@ -986,8 +1932,8 @@ vrrp_instance V6 {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
             vec![
-                "keepalived.conf:6:9: 10.0.0.1 is listed twice in vrrp_instance VI_1; the second \
-                 is ignored: remove it"
+                "keepalived.conf:6:9: 10.0.0.1 is listed twice in virtual_ipaddress of \
+                 vrrp_instance VI_1; the second is ignored: remove it"
             ]
         );
     }

@@ -20,6 +20,8 @@ pub struct Interface {
     pub index: u32,
     /// Hardware address (GARP sender).
     pub mac: [u8; 6],
+    /// Up and running when looked up.
+    pub up: bool,
 }
 
 /// A route-netlink connection; its background task lives on the tokio runtime.
@@ -63,6 +65,7 @@ impl Netlink {
             name: name.to_string(),
             index: link.header.index,
             mac,
+            up: super::monitor::link_is_up(&link),
         })
     }
 

@@ -22,8 +22,17 @@ pub struct AdvertSocket {
 }
 
 impl AdvertSocket {
-    /// Open the socket on `ifname` / `ifindex`, sending from `source` with TTL / hop limit 255.
-    pub fn open(ifname: &str, ifindex: u32, source: IpAddr) -> Result<Self> {
+    /// Open the socket on `ifname` / `ifindex`, sending from `source` with TTL / hop limit
+    /// 255 (`unicast_ttl` for unicast adverts when given) and joining `group` as well as the
+    /// standard group when it differs (`mcast_dst_ip`).
+    pub fn open(
+        ifname: &str,
+        ifindex: u32,
+        source: IpAddr,
+        unicast_ttl: Option<u8>,
+        group: Option<IpAddr>,
+    ) -> Result<Self> {
+        let unicast_ttl = u32::from(unicast_ttl.unwrap_or(VRRP_TTL));
         let domain = if source.is_ipv6() {
             Domain::IPV6
         } else {
@@ -44,7 +53,7 @@ impl AdvertSocket {
                     .bind(&SockAddr::from(SocketAddrV4::new(src, 0)))
                     .with_context(|| format!("binding the advert socket to {src}"))?;
                 socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
-                socket.set_ttl_v4(u32::from(VRRP_TTL))?;
+                socket.set_ttl_v4(unicast_ttl)?;
                 socket.set_multicast_loop_v4(false)?;
                 socket.set_multicast_if_v4(&src)?;
                 socket
@@ -59,13 +68,22 @@ impl AdvertSocket {
                     .bind(&SockAddr::from(SocketAddrV6::new(src, 0, 0, ifindex)))
                     .with_context(|| format!("binding the advert socket to {src}%{ifname}"))?;
                 socket.set_multicast_hops_v6(u32::from(VRRP_TTL))?;
-                socket.set_unicast_hops_v6(u32::from(VRRP_TTL))?;
+                socket.set_unicast_hops_v6(unicast_ttl)?;
                 socket.set_multicast_loop_v6(false)?;
                 socket.set_multicast_if_v6(ifindex)?;
                 socket
                     .join_multicast_v6(&VRRP_MCAST_V6, ifindex)
                     .context("joining ff02::12")?;
             }
+        }
+        match group {
+            Some(IpAddr::V4(g)) if g != Ipv4Addr::from(VRRP_MCAST_V4) => socket
+                .join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex))
+                .with_context(|| format!("joining {g}"))?,
+            Some(IpAddr::V6(g)) if g != VRRP_MCAST_V6 => socket
+                .join_multicast_v6(&g, ifindex)
+                .with_context(|| format!("joining {g}"))?,
+            _ => {}
         }
         // `ret #0`: accept no packet into this socket's queue.
         let reject_all = [SockFilter::new(

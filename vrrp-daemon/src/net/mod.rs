@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod advert_socket;
 pub mod garp;
+pub mod monitor;
 
 pub use addresses::{Interface, Netlink};
 pub use advert_socket::AdvertSocket;

@@ -64,6 +64,8 @@ pub enum V3Checksum {
     PseudoHeader,
     /// RFC 9568 / Cisco / Juniper: message only.
     MessageOnly,
+    /// keepalived ≤ 1.3.6 unicast: pseudo-header with 224.0.0.18 whatever the destination.
+    OldUnicast,
 }
 
 /// Why an advert was rejected; the variants mirror the XDP program's counters.
@@ -133,11 +135,14 @@ impl Advert {
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
                 checksum(&out, pseudo_header_sum_v6(src, dst, out.len()))
             }
-            (IpAddr::V4(src), IpAddr::V4(dst))
-                if self.version == 3 && v3_csum == V3Checksum::PseudoHeader =>
-            {
-                checksum(&out, pseudo_header_sum(src, dst, out.len()))
-            }
+            (IpAddr::V4(src), IpAddr::V4(dst)) if self.version == 3 => match v3_csum {
+                V3Checksum::PseudoHeader => checksum(&out, pseudo_header_sum(src, dst, out.len())),
+                V3Checksum::OldUnicast => checksum(
+                    &out,
+                    pseudo_header_sum(src, Ipv4Addr::from(VRRP_MCAST_V4), out.len()),
+                ),
+                V3Checksum::MessageOnly => checksum(&out, 0),
+            },
             _ => checksum(&out, 0),
         };
         out[6..8].copy_from_slice(&sum.to_be_bytes());

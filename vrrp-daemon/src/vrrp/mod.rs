@@ -68,6 +68,13 @@ pub struct Params {
     pub higher_prio_send_advert: bool,
     /// `garp_master_delay` in nanoseconds: second GARP burst after takeover (0 = none).
     pub garp_master_delay_nanos: u64,
+    /// `garp_lower_prio_repeat` > 0: a master hearing a lower priority re-announces its
+    /// addresses (the split-brain recovery path).
+    pub garp_lower_prio: bool,
+    /// `garp_lower_prio_delay` in nanoseconds: second such burst (0 = none).
+    pub garp_lower_prio_delay_nanos: u64,
+    /// `garp_master_refresh` in nanoseconds: periodic bursts while master (0 = none).
+    pub garp_refresh_nanos: u64,
 }
 
 /// An advert the data plane accepted (all receive checks already passed).
@@ -100,6 +107,12 @@ pub enum Event {
     },
     /// SIGTERM: resign (priority 0) and release the addresses.
     Shutdown,
+    /// Another member of the instance's `vrrp_sync_group` became MASTER or left MASTER:
+    /// follow it (keepalived: members change state together).
+    SyncGroup {
+        /// [`State::Master`] or [`State::Backup`].
+        to: State,
+    },
 }
 
 /// Why a transition happened; logged and passed to status.
@@ -126,6 +139,8 @@ pub enum Reason {
     TrackRecovered,
     /// Shut down by signal.
     Shutdown,
+    /// Another member of the sync group changed state.
+    SyncGroup,
 }
 
 impl fmt::Display for Reason {
@@ -143,6 +158,7 @@ impl fmt::Display for Reason {
             Reason::TrackFault => f.write_str("a tracked object failed"),
             Reason::TrackRecovered => f.write_str("tracked objects recovered"),
             Reason::Shutdown => f.write_str("shutting down"),
+            Reason::SyncGroup => f.write_str("following its sync group"),
         }
     }
 }
@@ -168,8 +184,8 @@ pub enum Action {
     AddAddresses,
     /// Remove the virtual addresses.
     RemoveAddresses,
-    /// Send a burst of gratuitous ARPs for every virtual address.
-    SendGarp,
+    /// Send a burst of gratuitous ARPs / unsolicited NAs for every virtual address.
+    SendGarp(GarpBurst),
     /// Run the notify scripts for the state just entered.
     Notify {
         /// The state entered.
@@ -177,6 +193,17 @@ pub enum Action {
         /// Effective priority at the time.
         priority: u8,
     },
+}
+
+/// Which burst a [`Action::SendGarp`] is; each has its own repeat count in the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum GarpBurst {
+    /// On becoming master, and again `garp_master_delay` later (`garp_master_repeat`).
+    Takeover,
+    /// A master heard a lower priority (`garp_lower_prio_repeat`).
+    LowerPriority,
+    /// Periodic while master (`garp_master_refresh_repeat`).
+    Refresh,
 }
 
 /// One VRRP instance's protocol state.
@@ -194,8 +221,10 @@ pub struct Instance {
     master_down_at: Option<MonoTime>,
     /// Master: when the next advert is due.
     advert_at: Option<MonoTime>,
-    /// Master: when the second GARP burst is due.
-    garp_at: Option<MonoTime>,
+    /// Master: when a delayed second GARP burst is due, and which.
+    garp_at: Option<(MonoTime, GarpBurst)>,
+    /// Master: when the next periodic GARP burst is due (`garp_master_refresh`).
+    refresh_at: Option<MonoTime>,
     /// Backup with `preempt_delay`: when a lower-priority master may be preempted.
     preempt_at: Option<MonoTime>,
     /// The last accepted advert's sender and priority (status, logs).
@@ -215,6 +244,7 @@ impl Instance {
             master_down_at: None,
             advert_at: None,
             garp_at: None,
+            refresh_at: None,
             preempt_at: None,
             master: None,
         }
@@ -247,10 +277,15 @@ impl Instance {
 
     /// The earliest time the instance needs [`Event::Timer`], if any.
     pub fn deadline(&self) -> Option<MonoTime> {
-        [self.master_down_at, self.advert_at, self.garp_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.master_down_at,
+            self.advert_at,
+            self.garp_at.map(|(t, _)| t),
+            self.refresh_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The master-down deadline while backup: the data plane may have seen adverts since the
@@ -309,9 +344,18 @@ impl Instance {
             // RFC 5798 §6.4.3 (Master), keepalived vrrp_state_master_rx.
             (State::Master, Event::Advert(adv)) => self.master_rx(adv, now, &mut out),
             (State::Master, Event::Timer) => {
-                if self.garp_at.is_some_and(|t| now >= t) {
+                if let Some((_, burst)) = self.garp_at.filter(|(t, _)| now >= *t) {
                     self.garp_at = None;
-                    out.push(Action::SendGarp);
+                    out.push(Action::SendGarp(burst));
+                }
+                if let Some(due) = self.refresh_at.filter(|t| now >= *t) {
+                    out.push(Action::SendGarp(GarpBurst::Refresh));
+                    let next = due.add_nanos(self.params.garp_refresh_nanos);
+                    self.refresh_at = Some(if next > now {
+                        next
+                    } else {
+                        now.add_nanos(self.params.garp_refresh_nanos)
+                    });
                 }
                 if let Some(due) = self.advert_at.filter(|t| now >= *t) {
                     out.push(Action::SendAdvert {
@@ -334,6 +378,15 @@ impl Instance {
 
             // keepalived restore_vrrp_interfaces: a master resigns with priority 0.
             (_, Event::Shutdown) => self.enter(State::Stop, Reason::Shutdown, now, &mut out),
+            // Sync groups: members go MASTER together and leave it together; FAULT is shared
+            // through the tracking flag instead.
+            (State::Backup, Event::SyncGroup { to: State::Master }) => {
+                self.enter(State::Master, Reason::SyncGroup, now, &mut out);
+            }
+            (State::Master, Event::SyncGroup { to: State::Backup }) => {
+                self.enter(State::Backup, Reason::SyncGroup, now, &mut out);
+            }
+            (_, Event::SyncGroup { .. }) => {}
             (State::Backup | State::Master | State::Fault, Event::Startup) => {}
         }
         out
@@ -425,13 +478,24 @@ impl Instance {
             self.enter(State::Backup, reason, now, out);
             // Listen to the new master as to any accepted advert (adopting its v3 interval).
             self.backup_rx(adv, now);
-        } else if adv.from != self.params.primary_addr && !self.params.lower_prio_no_advert {
+        } else if adv.from != self.params.primary_addr {
             // keepalived's default ("forcing new election"), RFC 9568 §6.4.3: re-assert at once
             // so the lower-priority router yields and bridges relearn where the master is.
-            out.push(Action::SendAdvert {
-                priority: self.priority,
-            });
-            self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
+            if !self.params.lower_prio_no_advert {
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
+                self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
+            }
+            // The lower-priority router may have sent the last GARPs (split brain healing):
+            // re-announce so traffic comes back here (KEEPALIVED.md §2.3).
+            if self.params.garp_lower_prio {
+                out.push(Action::SendGarp(GarpBurst::LowerPriority));
+                if self.params.garp_lower_prio_delay_nanos > 0 {
+                    let at = now.add_nanos(self.params.garp_lower_prio_delay_nanos);
+                    self.garp_at = Some((at, GarpBurst::LowerPriority));
+                }
+            }
         }
     }
 
@@ -469,6 +533,7 @@ impl Instance {
             out.push(Action::RemoveAddresses);
             self.advert_at = None;
             self.garp_at = None;
+            self.refresh_at = None;
             self.master_adver_int = self.params.advert_int;
         }
         self.master_down_at = None;
@@ -485,10 +550,14 @@ impl Instance {
                     priority: self.priority,
                 });
                 out.push(Action::AddAddresses);
-                out.push(Action::SendGarp);
+                out.push(Action::SendGarp(GarpBurst::Takeover));
                 self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
                 if self.params.garp_master_delay_nanos > 0 {
-                    self.garp_at = Some(now.add_nanos(self.params.garp_master_delay_nanos));
+                    let at = now.add_nanos(self.params.garp_master_delay_nanos);
+                    self.garp_at = Some((at, GarpBurst::Takeover));
+                }
+                if self.params.garp_refresh_nanos > 0 {
+                    self.refresh_at = Some(now.add_nanos(self.params.garp_refresh_nanos));
                 }
             }
             State::Backup => {

@@ -22,6 +22,9 @@ fn params(version: u8, priority: u8, advert_int: Centiseconds) -> Params {
         lower_prio_no_advert: false,
         higher_prio_send_advert: false,
         garp_master_delay_nanos: 5 * SEC,
+        garp_lower_prio: false,
+        garp_lower_prio_delay_nanos: 0,
+        garp_refresh_nanos: 0,
     }
 }
 
@@ -75,7 +78,7 @@ fn backup_takes_over_after_master_down_interval_with_keepalived_order() {
             },
             Action::SendAdvert { priority: 90 },
             Action::AddAddresses,
-            Action::SendGarp,
+            Action::SendGarp(GarpBurst::Takeover),
             Action::Notify {
                 state: State::Master,
                 priority: 90
@@ -308,7 +311,7 @@ fn second_garp_burst_after_garp_master_delay() {
         garps += i
             .handle(Event::Timer, now)
             .iter()
-            .filter(|a| **a == Action::SendGarp)
+            .filter(|a| **a == Action::SendGarp(GarpBurst::Takeover))
             .count();
     }
     assert_eq!(garps, 1);
@@ -567,4 +570,94 @@ fn takeover_timing_matches_the_formulas_table() {
         let skew = down - 3 * Centiseconds(cs).as_nanos();
         assert_eq!(j.deadline(), Some(last_advert.add_nanos(skew)));
     }
+}
+
+#[test]
+fn lower_priority_advert_triggers_the_split_brain_garp_bursts() {
+    let mut p = params(3, 100, Centiseconds(10));
+    p.garp_lower_prio = true;
+    p.garp_lower_prio_delay_nanos = 2 * SEC;
+    p.garp_master_delay_nanos = 0;
+    let mut i = started(p);
+    i.handle(Event::Timer, i.deadline().unwrap());
+    let heard = t(10 * SEC);
+    assert_eq!(
+        i.handle(advert(PEER, 90, Centiseconds(10)), heard),
+        vec![
+            Action::SendAdvert { priority: 100 },
+            Action::SendGarp(GarpBurst::LowerPriority)
+        ]
+    );
+    // The second burst comes 2 s later, on the advert timeline.
+    let mut second = None;
+    let mut now = heard;
+    while now < heard.add_nanos(3 * SEC) {
+        now = i.deadline().unwrap();
+        if i.handle(Event::Timer, now)
+            .contains(&Action::SendGarp(GarpBurst::LowerPriority))
+        {
+            second = Some(now);
+        }
+    }
+    assert_eq!(second, Some(heard.add_nanos(2 * SEC)));
+}
+
+#[test]
+fn garp_master_refresh_repeats_while_master_and_stops_on_leaving() {
+    let mut p = params(3, 100, Centiseconds(10));
+    p.garp_refresh_nanos = SEC;
+    p.garp_master_delay_nanos = 0;
+    let mut i = started(p);
+    let t0 = i.deadline().unwrap();
+    i.handle(Event::Timer, t0);
+    let mut refreshes = Vec::new();
+    let mut now = t0;
+    while now < t0.add_nanos(3500 * MS) {
+        now = i.deadline().unwrap();
+        if i.handle(Event::Timer, now)
+            .contains(&Action::SendGarp(GarpBurst::Refresh))
+        {
+            refreshes.push(now.nanos_since(t0));
+        }
+    }
+    assert_eq!(refreshes, [SEC, 2 * SEC, 3 * SEC]);
+    i.handle(advert(PEER_HIGH_ADDR, 200, Centiseconds(10)), now);
+    assert_eq!(i.state(), State::Backup);
+    let later = now.add_nanos(5 * SEC);
+    assert!(
+        !i.handle(Event::Timer, later)
+            .contains(&Action::SendGarp(GarpBurst::Refresh))
+    );
+}
+
+#[test]
+fn sync_group_members_follow_to_master_and_back() {
+    let mut i = started(params(3, 90, Centiseconds(10)));
+    i.handle(advert(PEER, 100, Centiseconds(10)), t(SEC));
+    let actions = i.handle(Event::SyncGroup { to: State::Master }, t(SEC + MS));
+    assert_eq!(
+        actions[0],
+        Action::Transition {
+            from: State::Backup,
+            to: State::Master,
+            reason: Reason::SyncGroup
+        }
+    );
+    assert!(actions.contains(&Action::AddAddresses));
+    let actions = i.handle(Event::SyncGroup { to: State::Backup }, t(2 * SEC));
+    assert!(actions.contains(&Action::RemoveAddresses));
+    assert_eq!(i.state(), State::Backup);
+    // A FAULT member does not follow to MASTER.
+    i.handle(
+        Event::Tracking {
+            delta: 0,
+            fault: true,
+        },
+        t(3 * SEC),
+    );
+    assert!(
+        i.handle(Event::SyncGroup { to: State::Master }, t(4 * SEC))
+            .is_empty()
+    );
+    assert_eq!(i.state(), State::Fault);
 }

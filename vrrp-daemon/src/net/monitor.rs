@@ -1,0 +1,63 @@
+//! Link state changes from the kernel (rtnetlink multicast group RTNLGRP_LINK), for
+//! `track_interface` and the instance's own interface: no polling.
+use anyhow::{Context as _, Result};
+use futures::StreamExt as _;
+use rtnetlink::{
+    MulticastGroup,
+    packet_core::NetlinkPayload,
+    packet_route::{
+        RouteNetlinkMessage,
+        link::{LinkAttribute, LinkFlags, LinkMessage},
+    },
+};
+use tokio::sync::mpsc;
+
+/// An interface appeared, changed or disappeared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkChange {
+    /// Its name.
+    pub name: String,
+    /// Administratively up and running (carrier); false when it was deleted.
+    pub up: bool,
+}
+
+/// keepalived's idea of a usable interface: IFF_UP and IFF_RUNNING.
+pub fn link_is_up(link: &LinkMessage) -> bool {
+    link.header.flags.contains(LinkFlags::Up) && link.header.flags.contains(LinkFlags::Running)
+}
+
+fn name_of(link: &LinkMessage) -> Option<String> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.clone()),
+        _ => None,
+    })
+}
+
+/// Subscribe to link changes; each one is sent on `tx` until the receiver is dropped.
+pub fn spawn_link_monitor(tx: mpsc::UnboundedSender<LinkChange>) -> Result<()> {
+    let (conn, _handle, mut messages) =
+        rtnetlink::new_multicast_connection(&[MulticastGroup::Link])
+            .context("subscribing to link changes (rtnetlink)")?;
+    tokio::spawn(conn);
+    tokio::spawn(async move {
+        while let Some((message, _)) = messages.next().await {
+            let change = match message.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => name_of(&link)
+                    .map(|name| LinkChange {
+                        up: link_is_up(&link),
+                        name,
+                    }),
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => {
+                    name_of(&link).map(|name| LinkChange { name, up: false })
+                }
+                _ => None,
+            };
+            if let Some(change) = change
+                && tx.send(change).is_err()
+            {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
