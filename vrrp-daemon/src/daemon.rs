@@ -34,6 +34,7 @@ use crate::{
     net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink},
     notify::{Fifo, Notifier},
     packet::{self, V2Auth, V3Checksum},
+    timer::DeadlineTimer,
     track::{
         self, ScriptState,
         identity::{self, RunAs},
@@ -73,6 +74,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<()> {
     spawn_link_monitor(link_tx)?;
     daemon.apply(config).await?;
 
+    let timer = DeadlineTimer::new().context("creating the deadline timer (timerfd)")?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -98,7 +100,10 @@ pub async fn run(path: PathBuf, config: Config) -> Result<()> {
             }
             Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
             Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
-            () = sleep_until_mono(next) => daemon.on_deadlines().await,
+            woke = timer.sleep_until(next) => {
+                woke.context("waiting on the deadline timer")?;
+                daemon.on_deadlines().await;
+            }
         }
     }
     daemon.shutdown().await;
@@ -920,15 +925,4 @@ async fn execute(
         }
     }
     transitions
-}
-
-/// Sleep until a CLOCK_MONOTONIC deadline (forever when there is none).
-async fn sleep_until_mono(deadline: Option<MonoTime>) {
-    match deadline {
-        Some(d) => {
-            let wait = d.nanos_since(mono_now());
-            time::sleep(Duration::from_nanos(wait)).await;
-        }
-        None => std::future::pending().await,
-    }
 }

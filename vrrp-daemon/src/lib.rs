@@ -12,6 +12,7 @@ pub mod dataplane;
 pub mod net;
 pub mod notify;
 pub mod packet;
+pub mod timer;
 pub mod track;
 pub mod units;
 pub mod util;
