@@ -35,6 +35,41 @@ pub mod maps {
     /// `HashMap<UnicastPeerKey, TtlBounds>`: the configured `unicast_peer`s of each
     /// instance, with their TTL bounds.
     pub const UNICAST_PEERS: &str = "UNICAST_PEERS";
+    /// `HashMap<VipKey, VipOwner>`: the virtual addresses this host owns now; the XDP
+    /// program answers ARP / neighbour solicitations for them.
+    pub const VIPS: &str = "VIPS";
+    /// `Array<u64>` of one slot: the daemon's heartbeat (CLOCK_MONOTONIC ns). The responder
+    /// stops answering for a VIP once it is older than that VIP's `max_silence_ns`.
+    pub const HEARTBEAT: &str = "HEARTBEAT";
+}
+
+/// A virtual address on an interface, key of the `VIPS` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct VipKey {
+    /// The interface the address is configured on (requests on others are not answered).
+    pub ifindex: u32,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`].
+    pub family: u8,
+    /// Explicit padding; always zero.
+    pub _pad: [u8; 3],
+    /// The address; IPv4 uses the first 4 bytes.
+    pub addr: [u8; 16],
+}
+
+/// How to answer for an owned virtual address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct VipOwner {
+    /// Heartbeats older than this (the instance's master-down interval) mean the daemon is
+    /// frozen or dead: stop answering, so traffic follows the backup that takes over.
+    pub max_silence_ns: u64,
+    /// The hardware address to answer with (the interface's, or the VMAC).
+    pub mac: [u8; 6],
+    /// Explicit padding; always zero.
+    pub _pad: [u8; 2],
 }
 
 /// Name of the XDP program inside the object.
@@ -217,8 +252,14 @@ pub mod counter {
     pub const DEST_MODE_ERR: u32 = 11;
     /// `check_unicast_src`: the source is not one of the instance's `unicast_peer`s.
     pub const UNICAST_SRC_ERR: u32 = 12;
+    /// ARP requests for an owned VIP answered in XDP.
+    pub const ARP_REPLIED: u32 = 13;
+    /// Neighbour solicitations for an owned VIP answered in XDP.
+    pub const NA_SENT: u32 = 14;
+    /// Requests for an owned VIP dropped because the daemon's heartbeat is stale.
+    pub const STALE_DROPPED: u32 = 15;
     /// Number of counters.
-    pub const COUNT: u32 = 13;
+    pub const COUNT: u32 = 16;
     /// Human names, indexed like the constants above.
     pub const NAMES: [&str; COUNT as usize] = [
         "advert_rcvd",
@@ -234,6 +275,9 @@ pub mod counter {
         "event_lost",
         "dest_mode_err",
         "unicast_src_err",
+        "arp_replied",
+        "na_sent",
+        "stale_dropped",
     ];
 }
 
@@ -243,6 +287,8 @@ const _: () = assert!(size_of::<PeerState>() == 40);
 const _: () = assert!(size_of::<PeerEvent>() == 56);
 const _: () = assert!(size_of::<UnicastPeerKey>() == 24);
 const _: () = assert!(size_of::<TtlBounds>() == 4);
+const _: () = assert!(size_of::<VipKey>() == 24);
+const _: () = assert!(size_of::<VipOwner>() == 16);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -254,4 +300,6 @@ mod pod {
     unsafe impl aya::Pod for super::PeerEvent {}
     unsafe impl aya::Pod for super::UnicastPeerKey {}
     unsafe impl aya::Pod for super::TtlBounds {}
+    unsafe impl aya::Pod for super::VipKey {}
+    unsafe impl aya::Pod for super::VipOwner {}
 }

@@ -72,6 +72,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<()> {
     };
     let (link_tx, mut link_changes) = mpsc::unbounded_channel();
     spawn_link_monitor(link_tx)?;
+    daemon.dataplane.heartbeat(mono_now().0)?;
     daemon.apply(config).await?;
 
     let timer = DeadlineTimer::new().context("creating the deadline timer (timerfd)")?;
@@ -156,9 +157,9 @@ struct Running {
     /// Unsolicited neighbour advertisements, when the instance has IPv6 addresses.
     na: Option<NaSocket>,
     notifier: Notifier,
-    /// `(ifindex, address, prefix)` of every address the instance moves: the virtual
-    /// addresses, then `virtual_ipaddress_excluded`.
-    vips: Vec<(u32, IpAddr, u8)>,
+    /// Every address the instance moves: the virtual addresses, then
+    /// `virtual_ipaddress_excluded`.
+    vips: Vec<Vip>,
     /// Where adverts go: each `unicast_peer`, or the multicast group.
     destinations: Vec<IpAddr>,
     /// Checksum form to send (VRRPv3 over IPv4).
@@ -169,6 +170,24 @@ struct Running {
     fed_ns: u64,
     /// The tracking result last given to the state machine.
     tracking: Option<track::Effect>,
+}
+
+/// A virtual address as the edges need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Vip {
+    /// The interface it lives on (`dev`, else the instance's).
+    ifindex: u32,
+    addr: IpAddr,
+    prefix_len: u8,
+    /// That interface's hardware address (the ARP / NA responder answers with it).
+    mac: [u8; 6],
+}
+
+/// The kernel-side edges an action may touch.
+struct Edges<'a> {
+    netlink: &'a Netlink,
+    dataplane: &'a mut Dataplane,
+    fifos: &'a mut [Fifo],
 }
 
 /// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): VRID, family,
@@ -229,6 +248,14 @@ async fn primary_address(
 }
 
 impl Daemon {
+    fn edges(&mut self) -> Edges<'_> {
+        Edges {
+            netlink: &self.netlink,
+            dataplane: &mut self.dataplane,
+            fifos: &mut self.fifos,
+        }
+    }
+
     /// Make the running set match `config`: keep instances whose identity is unchanged (with
     /// their state), stop removed ones, start new ones, restart the health checks.
     async fn apply(&mut self, config: Config) -> Result<()> {
@@ -256,7 +283,8 @@ impl Daemon {
                 .any(|r| identity(&r.config) == identity(inst))
             {
                 if !self.attached.contains(&inst.interface) {
-                    let mode = self.dataplane.attach(&inst.interface)?;
+                    let kind = self.netlink.interface(&inst.interface).await?.kind;
+                    let mode = self.dataplane.attach(&inst.interface, kind.as_deref())?;
                     info!(interface = %inst.interface, ?mode, "XDP advert observer attached");
                     self.attached.push(inst.interface.clone());
                 }
@@ -292,7 +320,7 @@ impl Daemon {
         for mut r in removed {
             info!(instance = %r.config.name, "instance removed from the configuration");
             let actions = r.fsm.handle(Event::Shutdown, now);
-            execute(&mut r, actions, &self.netlink, &mut self.fifos).await;
+            execute(&mut r, actions, &mut self.edges()).await;
             let _ = self.dataplane.remove_instance(&r.key);
             tokio::spawn(r.notifier.finish(Duration::from_secs(1)));
         }
@@ -305,16 +333,7 @@ impl Daemon {
             else {
                 continue;
             };
-            if let Err(e) = reconfigure(
-                &mut r,
-                new,
-                notify_as,
-                &self.netlink,
-                &mut self.dataplane,
-                &mut self.fifos,
-            )
-            .await
-            {
+            if let Err(e) = reconfigure(&mut r, new, notify_as, &mut self.edges()).await {
                 error!(instance = %new.name, error = %format!("{e:#}"), "reload of this instance failed; it keeps its old settings");
             }
             self.running.push(r);
@@ -401,7 +420,12 @@ impl Daemon {
     async fn drive(&mut self, i: usize, event: Event, at: MonoTime) {
         let r = &mut self.running[i];
         let actions = r.fsm.handle(event, at);
-        let transitions = execute(r, actions, &self.netlink, &mut self.fifos).await;
+        let mut edges = Edges {
+            netlink: &self.netlink,
+            dataplane: &mut self.dataplane,
+            fifos: &mut self.fifos,
+        };
+        let transitions = execute(r, actions, &mut edges).await;
         let Some(group) = r.config.sync_group.clone() else {
             return;
         };
@@ -418,7 +442,12 @@ impl Daemon {
                 let member = &mut self.running[j];
                 if j != i && member.config.sync_group.as_deref() == Some(group.as_str()) {
                     let actions = member.fsm.handle(Event::SyncGroup { to: follow }, at);
-                    execute(member, actions, &self.netlink, &mut self.fifos).await;
+                    let mut edges = Edges {
+                        netlink: &self.netlink,
+                        dataplane: &mut self.dataplane,
+                        fifos: &mut self.fifos,
+                    };
+                    execute(member, actions, &mut edges).await;
                 }
             }
         }
@@ -518,6 +547,11 @@ impl Daemon {
     /// Deadlines passed: first catch up with adverts XDP recorded since the last one fed in.
     async fn on_deadlines(&mut self) {
         let now = mono_now();
+        // A master wakes at least every advert interval: the responder's liveness gate
+        // (master-down interval) never closes while the daemon runs.
+        if let Err(e) = self.dataplane.heartbeat(now.0) {
+            warn!(error = %format!("{e:#}"), "heartbeat not written");
+        }
         for i in 0..self.running.len() {
             let r = &mut self.running[i];
             if r.fsm.master_down_at().is_some_and(|d| d <= now)
@@ -541,7 +575,16 @@ impl Daemon {
         let now = mono_now();
         for r in &mut self.running {
             let actions = r.fsm.handle(Event::Shutdown, now);
-            execute(r, actions, &self.netlink, &mut self.fifos).await;
+            execute(
+                r,
+                actions,
+                &mut Edges {
+                    netlink: &self.netlink,
+                    dataplane: &mut self.dataplane,
+                    fifos: &mut self.fifos,
+                },
+            )
+            .await;
         }
         for task in self.scripts.tasks.drain(..) {
             task.abort();
@@ -623,11 +666,11 @@ async fn setup_instance(
 ) -> Result<Running> {
     let iface = netlink.interface(&inst.interface).await?;
     let vips = resolve_vips(inst, &iface, netlink).await?;
-    let vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.1).collect();
+    let vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
     // A crashed run may have left our addresses behind: start clean (keepalived does too).
-    for (index, addr, _) in &vips {
-        if netlink.remove_address(*index, *addr).await? {
-            warn!(instance = %inst.name, %addr, "removed a virtual address left by an earlier run");
+    for vip in &vips {
+        if netlink.remove_address(vip.ifindex, vip.addr).await? {
+            warn!(instance = %inst.name, addr = %vip.addr, "removed a virtual address left by an earlier run");
         }
     }
     let primary = primary_address(inst, &iface, &vip_addrs, netlink)
@@ -679,24 +722,32 @@ async fn reconfigure(
     r: &mut Running,
     new: &VrrpInstance,
     notify_as: RunAs,
-    netlink: &Netlink,
-    dataplane: &mut Dataplane,
-    fifos: &mut [Fifo],
+    edges: &mut Edges<'_>,
 ) -> Result<()> {
+    let netlink = edges.netlink;
     let vips = resolve_vips(new, &r.iface, netlink).await?;
     let (map_entry, advert) = wire_settings(new)?;
-    dataplane.add_instance(r.key, map_entry)?;
-    dataplane.set_unicast_peers(r.key, &unicast_peers(new))?;
+    edges.dataplane.add_instance(r.key, map_entry)?;
+    edges
+        .dataplane
+        .set_unicast_peers(r.key, &unicast_peers(new))?;
     if r.fsm.state() == vrrp::State::Master {
         // Apply the address list as a diff: nothing that stays is touched.
+        let silence = max_silence_nanos(new);
         for old in r.vips.iter().filter(|v| !vips.contains(v)) {
-            netlink.remove_address(old.0, old.1).await?;
+            let _ = edges.dataplane.remove_vip(old.ifindex, old.addr);
+            netlink.remove_address(old.ifindex, old.addr).await?;
         }
         for add in vips.iter().filter(|v| !r.vips.contains(v)) {
-            netlink.add_address(add.0, add.1, add.2).await?;
+            edges
+                .dataplane
+                .add_vip(add.ifindex, add.addr, add.mac, silence)?;
+            netlink
+                .add_address(add.ifindex, add.addr, add.prefix_len)
+                .await?;
         }
     }
-    let added: Vec<(u32, IpAddr, u8)> = vips
+    let added: Vec<Vip> = vips
         .iter()
         .filter(|v| !r.vips.contains(v))
         .copied()
@@ -709,36 +760,38 @@ async fn reconfigure(
     r.config = new.clone();
     let primary = r.socket.source;
     let actions = r.fsm.reconfigure(params_of(new, primary), mono_now());
-    execute(r, actions, netlink, fifos).await;
+    execute(r, actions, edges).await;
     if r.fsm.state() == vrrp::State::Master && !added.is_empty() {
-        execute(
-            r,
-            vec![Action::SendGarp(GarpBurst::Takeover)],
-            netlink,
-            fifos,
-        )
-        .await;
+        execute(r, vec![Action::SendGarp(GarpBurst::Takeover)], edges).await;
     }
     Ok(())
 }
 
-/// `(ifindex, address, prefix)` of each virtual address, `dev` resolved.
+/// Each moved address with its interface (`dev` resolved) and that interface's MAC.
 async fn resolve_vips(
     inst: &VrrpInstance,
     iface: &Interface,
     netlink: &Netlink,
-) -> Result<Vec<(u32, IpAddr, u8)>> {
+) -> Result<Vec<Vip>> {
     let mut vips = Vec::new();
     for vip in inst
         .virtual_addresses
         .iter()
         .chain(&inst.virtual_addresses_excluded)
     {
-        let index = match &vip.dev {
-            Some(dev) if *dev != inst.interface => netlink.interface(dev).await?.index,
-            _ => iface.index,
+        let (ifindex, mac) = match &vip.dev {
+            Some(dev) if *dev != inst.interface => {
+                let other = netlink.interface(dev).await?;
+                (other.index, other.mac)
+            }
+            _ => (iface.index, iface.mac),
         };
-        vips.push((index, vip.addr, vip.prefix_len));
+        vips.push(Vip {
+            ifindex,
+            addr: vip.addr,
+            prefix_len: vip.prefix_len,
+            mac,
+        });
     }
     Ok(vips)
 }
@@ -818,6 +871,17 @@ fn v3_checksum(inst: &VrrpInstance) -> V3Checksum {
     }
 }
 
+/// How long the XDP responder keeps answering without a heartbeat: the instance's
+/// master-down interval, after which a backup has taken over anyway.
+fn max_silence_nanos(inst: &VrrpInstance) -> u64 {
+    vrrp::timers::master_down_nanos(
+        inst.version,
+        inst.priority,
+        inst.advert_int,
+        u32::from(inst.down_timer_adverts),
+    )
+}
+
 fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
     Params {
         version: inst.version,
@@ -854,12 +918,8 @@ fn peer_advert(key: &InstanceKey, peer: &PeerState) -> vrrp::Advert {
 type Transition = (vrrp::State, vrrp::State, vrrp::Reason);
 
 /// Carry out actions in order; returns the transitions among them.
-async fn execute(
-    r: &mut Running,
-    actions: Vec<Action>,
-    netlink: &Netlink,
-    fifos: &mut [Fifo],
-) -> Vec<Transition> {
+async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -> Vec<Transition> {
+    let netlink = edges.netlink;
     let mut transitions = Vec::new();
     for action in actions {
         match action {
@@ -883,15 +943,28 @@ async fn execute(
                 }
             }
             Action::AddAddresses => {
-                for (index, addr, prefix) in &r.vips {
-                    if let Err(e) = netlink.add_address(*index, *addr, *prefix).await {
+                // The XDP responder answers ARP / NS from here on, then the kernel owns
+                // the address.
+                let silence = max_silence_nanos(&r.config);
+                for vip in &r.vips {
+                    if let Err(e) = edges
+                        .dataplane
+                        .add_vip(vip.ifindex, vip.addr, vip.mac, silence)
+                    {
+                        warn!(instance = %r.config.name, error = %format!("{e:#}"), "XDP responder not told about a virtual address");
+                    }
+                    if let Err(e) = netlink
+                        .add_address(vip.ifindex, vip.addr, vip.prefix_len)
+                        .await
+                    {
                         error!(instance = %r.config.name, error = %e, "adding a virtual address");
                     }
                 }
             }
             Action::RemoveAddresses => {
-                for (index, addr, _) in &r.vips {
-                    if let Err(e) = netlink.remove_address(*index, *addr).await {
+                for vip in &r.vips {
+                    let _ = edges.dataplane.remove_vip(vip.ifindex, vip.addr);
+                    if let Err(e) = netlink.remove_address(vip.ifindex, vip.addr).await {
                         error!(instance = %r.config.name, error = %e, "removing a virtual address");
                     }
                 }
@@ -903,14 +976,14 @@ async fn execute(
                     GarpBurst::Refresh => r.config.garp.master_refresh_repeat,
                 };
                 for _ in 0..repeat {
-                    for (index, addr, _) in r.vips.iter().filter(|v| v.0 == r.iface.index) {
-                        let sent = match (addr, &r.na) {
-                            (IpAddr::V4(v4), _) => r.garp.send(*v4),
-                            (IpAddr::V6(v6), Some(na)) => na.send(*v6),
+                    for vip in r.vips.iter().filter(|v| v.ifindex == r.iface.index) {
+                        let sent = match (vip.addr, &r.na) {
+                            (IpAddr::V4(v4), _) => r.garp.send(v4),
+                            (IpAddr::V6(v6), Some(na)) => na.send(v6),
                             (IpAddr::V6(_), None) => Ok(()),
                         };
                         if let Err(e) = sent {
-                            warn!(instance = %r.config.name, ifindex = index, error = %e, "gratuitous ARP / unsolicited NA not sent");
+                            warn!(instance = %r.config.name, addr = %vip.addr, error = %e, "gratuitous ARP / unsolicited NA not sent");
                         }
                     }
                 }
@@ -918,7 +991,7 @@ async fn execute(
             Action::Notify { state, priority } => {
                 r.notifier.notify(state, priority);
                 let line = Fifo::line(&r.config.name, state, priority);
-                for fifo in fifos.iter_mut() {
+                for fifo in edges.fifos.iter_mut() {
                     fifo.write_line(&line);
                 }
             }

@@ -659,3 +659,174 @@ fn ipv6_adverts_are_recorded_with_their_link_local_source() {
             .is_none()
     );
 }
+
+const XDP_DROP: u32 = 1;
+const XDP_TX: u32 = 3;
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+const OUR_MAC: [u8; 6] = [0x02, 0xaa, 0, 0, 0, 0x01];
+const CLIENT_MAC: [u8; 6] = [0x02, 0xcc, 0, 0, 0, 0x02];
+const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 200);
+
+fn arp(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend(sha);
+    f.extend([0x08, 0x06, 0, 1, 0x08, 0, 6, 4]);
+    f.extend(op.to_be_bytes());
+    f.extend(sha);
+    f.extend(spa.octets());
+    f.extend(tha);
+    f.extend(tpa.octets());
+    f
+}
+
+/// A loaded program that owns VIP on `lo` with a fresh heartbeat.
+fn responder() -> Dataplane {
+    let mut dp = loaded();
+    dp.add_vip(IFINDEX, IpAddr::V4(VIP), OUR_MAC, 1_000_000_000)
+        .unwrap();
+    dp.add_vip(IFINDEX, IpAddr::V6(VIP6), OUR_MAC, 1_000_000_000)
+        .unwrap();
+    dp.heartbeat(vrrp_daemon::util::mono_now().0).unwrap();
+    dp
+}
+
+#[test]
+fn arp_requests_for_an_owned_vip_are_answered_in_place() {
+    let mut dp = responder();
+    let request = arp(1, CLIENT_MAC, CLIENT, [0; 6], VIP);
+    let (verdict, reply) = dp.test_run_frame(&request, IFINDEX).unwrap();
+    assert_eq!(verdict, XDP_TX);
+    // Ethernet back to the client from us; ARP reply "VIP is at OUR_MAC".
+    let mut expected = CLIENT_MAC.to_vec();
+    expected.extend(OUR_MAC);
+    expected.extend([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+    expected.extend(OUR_MAC);
+    expected.extend(VIP.octets());
+    expected.extend(CLIENT_MAC);
+    expected.extend(CLIENT.octets());
+    assert_eq!(reply, expected);
+    let counters = dp.counters();
+    assert_eq!(counters[counter::ARP_REPLIED as usize].1, 1);
+}
+
+#[test]
+fn other_arp_is_left_to_the_kernel() {
+    let mut dp = responder();
+    let cases = [
+        (
+            "another address",
+            arp(1, CLIENT_MAC, CLIENT, [0; 6], Ipv4Addr::new(10, 0, 0, 1)),
+        ),
+        (
+            "a gratuitous ARP for the VIP",
+            arp(1, CLIENT_MAC, VIP, [0xff; 6], VIP),
+        ),
+        (
+            "a reply, not a request",
+            arp(2, CLIENT_MAC, CLIENT, OUR_MAC, VIP),
+        ),
+    ];
+    for (what, frame) in cases {
+        let (verdict, out) = dp.test_run_frame(&frame, IFINDEX).unwrap();
+        assert_eq!(verdict, XDP_PASS, "{what}");
+        assert_eq!(out, frame, "{what}: untouched");
+    }
+    // The VIP belongs to `lo`, not to another interface.
+    let mut other = loaded();
+    other
+        .add_vip(IFINDEX + 1000, IpAddr::V4(VIP), OUR_MAC, 1_000_000_000)
+        .unwrap();
+    other.heartbeat(vrrp_daemon::util::mono_now().0).unwrap();
+    let request = arp(1, CLIENT_MAC, CLIENT, [0; 6], VIP);
+    assert_eq!(other.test_run(&request, IFINDEX).unwrap(), XDP_PASS);
+}
+
+#[test]
+fn a_stale_heartbeat_closes_the_gate() {
+    let mut dp = loaded();
+    dp.add_vip(IFINDEX, IpAddr::V4(VIP), OUR_MAC, 50_000_000)
+        .unwrap();
+    let request = arp(1, CLIENT_MAC, CLIENT, [0; 6], VIP);
+    dp.heartbeat(vrrp_daemon::util::mono_now().0).unwrap();
+    assert_eq!(dp.test_run(&request, IFINDEX).unwrap(), XDP_TX);
+    // 60 ms without a heartbeat, more than the 50 ms allowed: the request is dropped so the
+    // kernel does not answer for the still-configured address either.
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    assert_eq!(dp.test_run(&request, IFINDEX).unwrap(), XDP_DROP);
+    assert_eq!(dp.counters()[counter::STALE_DROPPED as usize].1, 1);
+    dp.heartbeat(vrrp_daemon::util::mono_now().0).unwrap();
+    assert_eq!(dp.test_run(&request, IFINDEX).unwrap(), XDP_TX);
+    // Released: back to the kernel.
+    dp.remove_vip(IFINDEX, IpAddr::V4(VIP)).unwrap();
+    assert_eq!(dp.test_run(&request, IFINDEX).unwrap(), XDP_PASS);
+}
+
+const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x200);
+
+fn neighbour_solicitation(target: Ipv6Addr) -> Vec<u8> {
+    let seg = target.octets();
+    let mut f = vec![0x33, 0x33, 0xff, seg[13], seg[14], seg[15]];
+    f.extend(CLIENT_MAC);
+    f.extend([0x86, 0xdd, 0x60, 0, 0, 0, 0, 32, 58, 255]);
+    f.extend(CLIENT6.octets());
+    let solicited = Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(seg[13]),
+        u16::from_be_bytes([seg[14], seg[15]]),
+    );
+    f.extend(solicited.octets());
+    let mut icmp = vec![135, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend(target.octets());
+    icmp.extend([1, 1]);
+    icmp.extend(CLIENT_MAC);
+    let sum = packet::checksum(&icmp, icmp6_pseudo(CLIENT6, solicited, icmp.len()));
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    f.extend(icmp);
+    f
+}
+
+fn icmp6_pseudo(src: Ipv6Addr, dst: Ipv6Addr, len: usize) -> u32 {
+    let words = |a: Ipv6Addr| a.segments().iter().map(|w| u32::from(*w)).sum::<u32>();
+    words(src) + words(dst) + len as u32 + 58
+}
+
+#[test]
+fn neighbour_solicitations_for_an_owned_vip_get_a_valid_advertisement() {
+    let mut dp = responder();
+    let (verdict, na) = dp
+        .test_run_frame(&neighbour_solicitation(VIP6), IFINDEX)
+        .unwrap();
+    assert_eq!(verdict, XDP_TX);
+    assert_eq!(&na[0..6], &CLIENT_MAC, "back to the solicitor");
+    assert_eq!(&na[6..12], &OUR_MAC);
+    assert_eq!(&na[22..38], &VIP6.octets(), "from the target");
+    assert_eq!(&na[38..54], &CLIENT6.octets());
+    assert_eq!(na[21], 255, "hop limit");
+    let icmp = &na[54..];
+    assert_eq!(icmp[0], 136);
+    assert_eq!(icmp[4], 0x60, "Solicited + Override");
+    assert_eq!(&icmp[8..24], &VIP6.octets());
+    assert_eq!(
+        &icmp[24..32],
+        &[2, 1, 0x02, 0xaa, 0, 0, 0, 0x01],
+        "target link-layer address"
+    );
+    assert_eq!(
+        packet::checksum(icmp, icmp6_pseudo(VIP6, CLIENT6, icmp.len())),
+        0,
+        "ICMPv6 checksum verifies"
+    );
+    // Another target: the kernel's business.
+    let other = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x1);
+    assert_eq!(
+        dp.test_run(&neighbour_solicitation(other), IFINDEX)
+            .unwrap(),
+        XDP_PASS
+    );
+}

@@ -15,6 +15,8 @@
 
 #[cfg(target_arch = "bpf")]
 mod observer;
+#[cfg(target_arch = "bpf")]
+mod responder;
 
 #[cfg(target_arch = "bpf")]
 #[unsafe(link_section = "license")]

@@ -38,6 +38,8 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
+const ETH_P_ARP: u16 = 0x0806;
+const IPPROTO_ICMPV6: u8 = 58;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 const VRRP_HDR_LEN: usize = 8;
@@ -54,7 +56,7 @@ pub fn vrrp_xdp(ctx: XdpContext) -> u32 {
 
 /// A bounds-checked pointer to `T` at `off` bytes into the frame.
 #[inline(always)]
-fn ptr_at<T>(ctx: &XdpContext, off: usize) -> Result<*const T, ()> {
+pub(crate) fn ptr_at<T>(ctx: &XdpContext, off: usize) -> Result<*const T, ()> {
     let start = ctx.data();
     if start + off + size_of::<T>() > ctx.data_end() {
         return Err(());
@@ -63,7 +65,7 @@ fn ptr_at<T>(ctx: &XdpContext, off: usize) -> Result<*const T, ()> {
 }
 
 #[inline(always)]
-fn load<T: Copy>(ctx: &XdpContext, off: usize) -> Result<T, ()> {
+pub(crate) fn load<T: Copy>(ctx: &XdpContext, off: usize) -> Result<T, ()> {
     // SAFETY: ptr_at checked that the whole T lies inside the frame; T is plain bytes.
     Ok(unsafe { core::ptr::read_unaligned(ptr_at::<T>(ctx, off)?) })
 }
@@ -74,7 +76,7 @@ fn be16(ctx: &XdpContext, off: usize) -> Result<u16, ()> {
 }
 
 #[inline(always)]
-fn bump(index: u32) {
+pub(crate) fn bump(index: u32) {
     if let Some(slot) = COUNTERS.get_ptr_mut(index) {
         // SAFETY: per-CPU slot, no concurrent writer on this CPU.
         unsafe { *slot += 1 };
@@ -103,11 +105,14 @@ fn observe(ctx: &XdpContext) -> Result<u32, ()> {
         }
         observe_v4(ctx, l3)
     } else if ethertype == ETH_P_IPV6 {
-        // Next header must be VRRP directly: extension headers are not walked.
-        if load::<u8>(ctx, l3 + 6)? != IPPROTO_VRRP {
-            return Ok(XDP_PASS);
+        // Next header must be VRRP (or ICMPv6) directly: extension headers are not walked.
+        match load::<u8>(ctx, l3 + 6)? {
+            IPPROTO_VRRP => observe_v6(ctx, l3),
+            IPPROTO_ICMPV6 => crate::responder::neighbour_solicitation(ctx, l3),
+            _ => Ok(XDP_PASS),
         }
-        observe_v6(ctx, l3)
+    } else if ethertype == ETH_P_ARP {
+        crate::responder::arp_request(ctx, l3)
     } else {
         Ok(XDP_PASS)
     }
@@ -392,13 +397,13 @@ fn ones_sum(ctx: &XdpContext, start: usize, words: usize) -> Result<u64, ()> {
 }
 
 #[inline(always)]
-fn word_sum(addr: [u8; 4]) -> u64 {
+pub(crate) fn word_sum(addr: [u8; 4]) -> u64 {
     u64::from(u32::from_be_bytes(addr))
 }
 
 /// Fold a wide one's-complement sum to 16 bits; four rounds cover any u64.
 #[inline(always)]
-fn fold(mut sum: u64) -> u64 {
+pub(crate) fn fold(mut sum: u64) -> u64 {
     sum = (sum & 0xffff_ffff) + (sum >> 32);
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);

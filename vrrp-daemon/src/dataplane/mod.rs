@@ -6,12 +6,13 @@
 use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
     Ebpf,
-    maps::{HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{TestRun, TestRunOptions, Xdp, XdpMode},
 };
 use tracing::{info, warn};
 use vrrp_common::{
-    InstanceConfig, InstanceKey, PeerState, TtlBounds, UnicastPeerKey, XDP_PROGRAM, counter, maps,
+    FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerState, TtlBounds, UnicastPeerKey,
+    VipKey, VipOwner, XDP_PROGRAM, counter, maps,
 };
 
 /// The XDP object embedded at build time (empty when the eBPF toolchain was missing).
@@ -23,6 +24,8 @@ pub struct Dataplane {
     instances: HashMap<MapData, InstanceKey, InstanceConfig>,
     peers: HashMap<MapData, InstanceKey, PeerState>,
     unicast_peers: HashMap<MapData, UnicastPeerKey, TtlBounds>,
+    vips: HashMap<MapData, VipKey, VipOwner>,
+    heartbeat: Array<MapData, u64>,
     counters: PerCpuArray<MapData, u64>,
     events: Option<RingBuf<MapData>>,
 }
@@ -62,6 +65,8 @@ impl Dataplane {
         let instances = HashMap::try_from(take(maps::INSTANCES)?)?;
         let peers = HashMap::try_from(take(maps::PEERS)?)?;
         let unicast_peers = HashMap::try_from(take(maps::UNICAST_PEERS)?)?;
+        let vips = HashMap::try_from(take(maps::VIPS)?)?;
+        let heartbeat = Array::try_from(take(maps::HEARTBEAT)?)?;
         let counters = PerCpuArray::try_from(take(maps::COUNTERS)?)?;
         let events = Some(RingBuf::try_from(take(maps::EVENTS)?)?);
         Ok(Self {
@@ -69,20 +74,37 @@ impl Dataplane {
             instances,
             peers,
             unicast_peers,
+            vips,
+            heartbeat,
             counters,
             events,
         })
     }
 
     /// Attach to `ifname`: native mode when the driver supports it, generic otherwise.
+    /// veth gets generic mode on purpose: in native mode a frame sent back with `XDP_TX`
+    /// (the ARP / ND responder) is dropped unless the peer end runs XDP too.
     ///
     /// The program stays attached while `self` lives and is detached when it is dropped.
-    pub fn attach(&mut self, ifname: &str) -> Result<AttachMode> {
+    pub fn attach(&mut self, ifname: &str, kind: Option<&str>) -> Result<AttachMode> {
         let program: &mut Xdp = self
             .ebpf
             .program_mut(XDP_PROGRAM)
             .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing"))?
             .try_into()?;
+        if kind == Some("veth") {
+            info!(
+                interface = ifname,
+                "veth: generic XDP, so XDP_TX replies reach the peer"
+            );
+            program.attach(ifname, XdpMode::Skb).with_context(|| {
+                format!(
+                    "attaching XDP to {ifname} (is another XDP program attached? \
+                     see `ip link show {ifname}`)"
+                )
+            })?;
+            return Ok(AttachMode::Generic);
+        }
         match program.attach(ifname, XdpMode::Driver) {
             Ok(_) => Ok(AttachMode::Native),
             Err(native) => {
@@ -114,6 +136,43 @@ impl Dataplane {
             .context("removing from INSTANCES")?;
         let _ = self.peers.remove(key);
         self.set_unicast_peers(*key, &[])
+    }
+
+    /// This host owns `addr` on `ifindex` now: the XDP program answers ARP / neighbour
+    /// solicitations for it with `mac`, as long as heartbeats are younger than
+    /// `max_silence_nanos`.
+    pub fn add_vip(
+        &mut self,
+        ifindex: u32,
+        addr: std::net::IpAddr,
+        mac: [u8; 6],
+        max_silence_nanos: u64,
+    ) -> Result<()> {
+        let owner = VipOwner {
+            max_silence_ns: max_silence_nanos,
+            mac,
+            _pad: [0; 2],
+        };
+        self.vips
+            .insert(vip_key(ifindex, addr), owner, 0)
+            .context("writing VIPS")?;
+        Ok(())
+    }
+
+    /// This host no longer owns `addr` on `ifindex`.
+    pub fn remove_vip(&mut self, ifindex: u32, addr: std::net::IpAddr) -> Result<()> {
+        self.vips
+            .remove(&vip_key(ifindex, addr))
+            .context("removing from VIPS")?;
+        Ok(())
+    }
+
+    /// Tell the responder the daemon is alive (CLOCK_MONOTONIC ns).
+    pub fn heartbeat(&mut self, now_ns: u64) -> Result<()> {
+        self.heartbeat
+            .set(0, now_ns, 0)
+            .context("writing HEARTBEAT")?;
+        Ok(())
     }
 
     /// Declare one `unicast_peer` of an instance with its TTL bounds.
@@ -180,6 +239,12 @@ impl Dataplane {
     /// attachment needed) and return the XDP verdict. The maps are the live ones, so tests
     /// can check what the program recorded. The interface must exist in this namespace.
     pub fn test_run(&mut self, frame: &[u8], ifindex: u32) -> Result<u32> {
+        Ok(self.test_run_frame(frame, ifindex)?.0)
+    }
+
+    /// [`Dataplane::test_run`] returning the frame as the program left it too (what
+    /// `XDP_TX` would send).
+    pub fn test_run_frame(&mut self, frame: &[u8], ifindex: u32) -> Result<(u32, Vec<u8>)> {
         let program: &mut Xdp = self
             .ebpf
             .program_mut(XDP_PROGRAM)
@@ -198,10 +263,26 @@ impl Dataplane {
             ctx_in: Some(&ctx),
             ..Default::default()
         };
-        Ok(program
-            .test_run(opts)
-            .context("BPF_PROG_TEST_RUN")?
-            .return_value)
+        let result = program.test_run(opts).context("BPF_PROG_TEST_RUN")?;
+        out.truncate(result.data_size_out as usize);
+        Ok((result.return_value, out))
+    }
+}
+
+fn vip_key(ifindex: u32, addr: std::net::IpAddr) -> VipKey {
+    let (family, bytes) = match addr {
+        std::net::IpAddr::V4(a) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&a.octets());
+            (FAMILY_V4, b)
+        }
+        std::net::IpAddr::V6(a) => (FAMILY_V6, a.octets()),
+    };
+    VipKey {
+        ifindex,
+        family,
+        _pad: [0; 3],
+        addr: bytes,
     }
 }
 

@@ -7,7 +7,7 @@ use rtnetlink::{
     Handle,
     packet_route::{
         address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
-        link::LinkAttribute,
+        link::{LinkAttribute, LinkInfo},
     },
 };
 
@@ -22,6 +22,8 @@ pub struct Interface {
     pub mac: [u8; 6],
     /// Up and running when looked up.
     pub up: bool,
+    /// The link kind (`veth`, `bond`, `vlan`...), `None` for plain hardware.
+    pub kind: Option<String>,
 }
 
 /// A route-netlink connection; its background task lives on the tokio runtime.
@@ -54,11 +56,18 @@ impl Netlink {
             })?
             .ok_or_else(|| anyhow!("interface {name} does not exist"))?;
         let mut mac = [0u8; 6];
+        let mut kind = None;
         for attr in &link.attributes {
-            if let LinkAttribute::Address(bytes) = attr
-                && bytes.len() == 6
-            {
-                mac.copy_from_slice(bytes);
+            match attr {
+                LinkAttribute::Address(bytes) if bytes.len() == 6 => mac.copy_from_slice(bytes),
+                LinkAttribute::LinkInfo(infos) => {
+                    for info in infos {
+                        if let LinkInfo::Kind(k) = info {
+                            kind = Some(k.to_string());
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         Ok(Interface {
@@ -66,6 +75,7 @@ impl Netlink {
             index: link.header.index,
             mac,
             up: super::monitor::link_is_up(&link),
+            kind,
         })
     }
 
