@@ -4,6 +4,7 @@
 //! (nightly's rust-src, bpf-linker built on nightly's own LLVM, the Debian packages the
 //! tests use), so that `cargo xtask run` and `cargo xtask test` are the only commands a user
 //! needs. A second run installs nothing.
+mod bench;
 mod demo;
 mod setup;
 
@@ -45,6 +46,16 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Time loading a keepalived.conf (the 200-instance corpus file by default): median and
+    /// 95th percentile of `config::load`, in milliseconds. Needs neither root nor nightly.
+    BenchConfig {
+        /// The configuration, relative to the workspace.
+        #[arg(short = 'f', long = "use-file", default_value = bench::DEFAULT_CONFIG)]
+        config: String,
+        /// How many times to load it.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +91,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Cmd::BenchConfig { config, runs } => bench::config(&config, runs),
         Cmd::Test { args } => {
             setup::toolchain()?;
             setup::require_root("run the XDP and namespace tests")?;

@@ -135,13 +135,19 @@ fn global_keywords_and_what_instances_inherit() {
     assert!(i.lower_prio_no_advert && i.higher_prio_send_advert && i.skip_check_adv_addr);
     assert_eq!(i.down_timer_adverts, 5);
     assert_eq!(i.mcast_dst_ip, Some(ip("224.0.0.19")));
-    // Every one of them is accepted, not acted on: one note each, no warning.
+    // No warning; a note for each keyword not acted on.
     assert_eq!(of(&text, Severity::Warning), Vec::<String>::new());
-    assert_eq!(of(&text, Severity::Note).len(), 18);
     assert_eq!(
-        of(&text, Severity::Note)[0],
-        "keepalived.conf:2:5: `vrrp_garp_master_refresh` is accepted, not acted on: no \
-         periodic GARPs are sent while master"
+        of(&text, Severity::Note),
+        vec![
+            "keepalived.conf:6:5: `vrrp_garp_interval` is accepted, not acted on: GARPs are not \
+             paced",
+            "keepalived.conf:7:5: `vrrp_gna_interval` is accepted, not acted on: neighbour \
+             advertisements are not paced",
+            "keepalived.conf:12:5: `vrrp_skip_check_adv_addr` is accepted, not acted on",
+            "keepalived.conf:15:5: `vrrp_startup_delay` is accepted, not acted on: instances \
+             start at once",
+        ]
     );
 }
 
@@ -308,15 +314,7 @@ fn unicast_peers() {
         }
     );
     assert_eq!(i.mcast_dst_ip, None);
-    assert_eq!(
-        of(UNICAST, Severity::Note),
-        vec![
-            "keepalived.conf:4:5: `unicast_src_ip` is accepted, not acted on: adverts are sent \
-             by multicast",
-            "keepalived.conf:5:5: `unicast_peer` is accepted, not acted on: adverts are sent by \
-             multicast",
-        ]
-    );
+    assert_eq!(ok(UNICAST).warnings, vec![]);
     let text = UNICAST
         .replace(
             "    unicast_peer {",
@@ -600,12 +598,12 @@ fn excluded_addresses_may_mix_families() {
         .collect();
     assert_eq!(excluded, vec![ip("10.0.2.1"), ip("2001:db8::1")]);
     let messages: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-    // One note for the block, none for its options; the duplicate is a warning.
+    // Options get the notes they get in virtual_ipaddress; the duplicate is a warning.
     assert_eq!(
         messages,
         vec![
-            "keepalived.conf:5:5: `virtual_ipaddress_excluded` is accepted, not acted on: these \
-             addresses are not added",
+            "keepalived.conf:6:21: `brd` on a virtual_ipaddress is accepted, not acted on: the \
+             kernel's default broadcast applies",
             "keepalived.conf:8:9: 10.0.0.1 is in both virtual_ipaddress and \
              virtual_ipaddress_excluded of vrrp_instance VI_1; the one in \
              virtual_ipaddress_excluded is ignored: remove it",
@@ -1128,7 +1126,7 @@ fn sync_groups() {
     for i in &loaded.config.instances {
         assert_eq!(i.sync_group.as_deref(), Some("VG_1"));
     }
-    // One note for the group; nothing for the keywords inside it.
+    // The group is acted on; its notify scripts and smtp_alert are not.
     assert_eq!(
         loaded
             .warnings
@@ -1136,8 +1134,11 @@ fn sync_groups() {
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
         vec![
-            "keepalived.conf:16:1: `vrrp_sync_group` is accepted, not acted on: the instances \
-             of the group fail over independently"
+            "keepalived.conf:26:5: `notify_master` is accepted, not acted on: the members' own \
+             scripts run",
+            "keepalived.conf:27:5: `notify` is accepted, not acted on: the members' own scripts \
+             run",
+            "keepalived.conf:29:5: `smtp_alert` is accepted, not acted on",
         ]
     );
 }
@@ -1530,7 +1531,7 @@ fn keywords_known_in_another_block_are_placed() {
         warnings(&format!(
             "{}vrrp_sync_group G {{\n    group {{ VI_1 }}\n    grop {{ }}\n}}\n",
             instance("")
-        ))[2],
+        ))[1],
         "keepalived.conf:9:5: unknown keyword `grop` in vrrp_sync_group is ignored; did you mean \
          `group`?"
     );
@@ -1561,4 +1562,28 @@ fn the_model_serializes_to_json() {
     assert_eq!(json["track_files"][0]["init_file"]["value"], 5);
     assert_eq!(json["track_processes"][0]["param_match"], "Exact");
     assert_eq!(json["global"]["mcast_group6"], "ff02::12");
+}
+
+#[test]
+fn more_invalid_flag_and_address_values() {
+    assert_eq!(
+        errors(&with_global(
+            "    vrrp_higher_prio_send_advert maybe\n    vrrp_skip_check_adv_addr yes",
+            "    check_unicast_src on\n    unicast_fault_no_peer 1\n    higher_prio_send_advert \
+             2\n    mcast_src_ip 10.0.0",
+        )),
+        vec![
+            "keepalived.conf:2:5: `vrrp_higher_prio_send_advert maybe` is invalid; write \
+             `vrrp_higher_prio_send_advert` (or `vrrp_higher_prio_send_advert true`) to enable \
+             it, `vrrp_higher_prio_send_advert false` to disable it",
+            "keepalived.conf:3:5: `vrrp_skip_check_adv_addr` takes no value; remove `yes`",
+            "keepalived.conf:9:5: `check_unicast_src` takes no value; remove `on`",
+            "keepalived.conf:10:5: `unicast_fault_no_peer` takes no value; remove `1`",
+            "keepalived.conf:11:5: `higher_prio_send_advert 2` is invalid; write \
+             `higher_prio_send_advert` (or `higher_prio_send_advert true`) to enable it, \
+             `higher_prio_send_advert false` to disable it",
+            "keepalived.conf:12:5: mcast_src_ip `10.0.0` is not an IP address; write e.g. \
+             `mcast_src_ip 192.168.1.1`",
+        ]
+    );
 }

@@ -158,8 +158,6 @@ const fn kw(block: Block, name: &'static str, status: Status, note: &'static str
     }
 }
 
-const GARP_NOTE: &str = "GARPs are sent on takeover only (garp_master_delay/repeat)";
-const UNICAST_NOTE: &str = "adverts are sent by multicast";
 const VMAC_NOTE: &str = "the addresses go on the interface itself, not on a VMAC";
 
 /// Every keepalived 2.2.7 keyword of the VRRP side (`vrrp/vrrp_parser.c`,
@@ -178,8 +176,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         Top,
         "vrrp_sync_group",
-        AcceptedNotActed,
-        "the instances of the group fail over independently",
+        Acted,
+        "members enter and leave MASTER together and share FAULT",
     ),
     kw(Top, "track_file", AcceptedNotActed, "files are not tracked"),
     kw(
@@ -287,30 +285,10 @@ pub const KEYWORDS: &[Keyword] = &[
         Acted,
         "root scripts writable by others are refused",
     ),
-    kw(
-        GlobalDefs,
-        "vrrp_garp_master_refresh",
-        AcceptedNotActed,
-        "no periodic GARPs are sent while master",
-    ),
-    kw(
-        GlobalDefs,
-        "vrrp_garp_master_refresh_repeat",
-        AcceptedNotActed,
-        "no periodic GARPs are sent while master",
-    ),
-    kw(
-        GlobalDefs,
-        "vrrp_garp_lower_prio_delay",
-        AcceptedNotActed,
-        GARP_NOTE,
-    ),
-    kw(
-        GlobalDefs,
-        "vrrp_garp_lower_prio_repeat",
-        AcceptedNotActed,
-        GARP_NOTE,
-    ),
+    kw(GlobalDefs, "vrrp_garp_master_refresh", Acted, ""),
+    kw(GlobalDefs, "vrrp_garp_master_refresh_repeat", Acted, ""),
+    kw(GlobalDefs, "vrrp_garp_lower_prio_delay", Acted, ""),
+    kw(GlobalDefs, "vrrp_garp_lower_prio_repeat", Acted, ""),
     kw(
         GlobalDefs,
         "vrrp_garp_interval",
@@ -326,52 +304,22 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         GlobalDefs,
         "vrrp_min_garp",
-        AcceptedNotActed,
-        "only its effect on the garp_master_delay/repeat defaults applies",
+        Acted,
+        "through the defaults of the GARP settings",
     ),
-    kw(
-        GlobalDefs,
-        "vrrp_lower_prio_no_advert",
-        AcceptedNotActed,
-        "",
-    ),
-    kw(
-        GlobalDefs,
-        "vrrp_higher_prio_send_advert",
-        AcceptedNotActed,
-        "",
-    ),
-    kw(
-        GlobalDefs,
-        "vrrp_down_timer_adverts",
-        AcceptedNotActed,
-        "the master-down interval is 3 adverts",
-    ),
+    kw(GlobalDefs, "vrrp_lower_prio_no_advert", Acted, ""),
+    kw(GlobalDefs, "vrrp_higher_prio_send_advert", Acted, ""),
+    kw(GlobalDefs, "vrrp_down_timer_adverts", Acted, ""),
     kw(
         GlobalDefs,
         "vrrp_strict",
         AcceptedNotActed,
         "its configuration checks apply; no firewall rule is installed",
     ),
-    kw(
-        GlobalDefs,
-        "vrrp_check_unicast_src",
-        AcceptedNotActed,
-        UNICAST_NOTE,
-    ),
+    kw(GlobalDefs, "vrrp_check_unicast_src", Acted, ""),
     kw(GlobalDefs, "vrrp_skip_check_adv_addr", AcceptedNotActed, ""),
-    kw(
-        GlobalDefs,
-        "vrrp_mcast_group4",
-        AcceptedNotActed,
-        "adverts go to 224.0.0.18",
-    ),
-    kw(
-        GlobalDefs,
-        "vrrp_mcast_group6",
-        AcceptedNotActed,
-        "adverts go to ff02::12",
-    ),
+    kw(GlobalDefs, "vrrp_mcast_group4", Acted, ""),
+    kw(GlobalDefs, "vrrp_mcast_group6", Acted, ""),
     kw(
         GlobalDefs,
         "vrrp_startup_delay",
@@ -381,26 +329,26 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         GlobalDefs,
         "notify_fifo",
-        AcceptedNotActed,
-        "nothing is written to the FIFO",
+        Acted,
+        "keepalived's line format; the script is started as the reader",
     ),
     kw(
         GlobalDefs,
         "notify_fifo_script",
-        AcceptedNotActed,
-        "nothing is written to the FIFO",
+        Acted,
+        "keepalived's line format; the script is started as the reader",
     ),
     kw(
         GlobalDefs,
         "vrrp_notify_fifo",
-        AcceptedNotActed,
-        "nothing is written to the FIFO",
+        Acted,
+        "keepalived's line format; the script is started as the reader",
     ),
     kw(
         GlobalDefs,
         "vrrp_notify_fifo_script",
-        AcceptedNotActed,
-        "nothing is written to the FIFO",
+        Acted,
+        "keepalived's line format; the script is started as the reader",
     ),
     kw(GlobalDefs, "process_names", AcceptedNotActed, ""),
     kw(GlobalDefs, "process_name", AcceptedNotActed, ""),
@@ -599,51 +547,30 @@ pub const KEYWORDS: &[Keyword] = &[
         AcceptedNotActed,
         "the addresses go on the interface itself, not on an ipvlan",
     ),
-    kw(VrrpInstance, "unicast_peer", AcceptedNotActed, UNICAST_NOTE),
-    kw(
-        VrrpInstance,
-        "unicast_src_ip",
-        AcceptedNotActed,
-        UNICAST_NOTE,
-    ),
-    kw(VrrpInstance, "unicast_ttl", AcceptedNotActed, UNICAST_NOTE),
+    kw(VrrpInstance, "unicast_peer", Acted, ""),
+    kw(VrrpInstance, "unicast_src_ip", Acted, ""),
+    kw(VrrpInstance, "unicast_ttl", Acted, ""),
     kw(
         VrrpInstance,
         "unicast_fault_no_peer",
         AcceptedNotActed,
-        UNICAST_NOTE,
+        "without peers the instance advertises by multicast instead of staying in FAULT",
     ),
-    kw(
-        VrrpInstance,
-        "check_unicast_src",
-        AcceptedNotActed,
-        UNICAST_NOTE,
-    ),
+    kw(VrrpInstance, "check_unicast_src", Acted, ""),
     kw(
         VrrpInstance,
         "old_unicast_checksum",
-        AcceptedNotActed,
-        UNICAST_NOTE,
+        Acted,
+        "chooses the checksum sent; every form is accepted on receive",
     ),
     kw(
         VrrpInstance,
         "v3_checksum_as_v2",
-        AcceptedNotActed,
-        "keepalived 2.2.8+; adverts are sent with the pseudo-header checksum, both forms are \
-         accepted on receive",
+        Acted,
+        "keepalived 2.2.8+; chooses the checksum sent; every form is accepted on receive",
     ),
-    kw(
-        VrrpInstance,
-        "mcast_src_ip",
-        AcceptedNotActed,
-        "adverts use the interface's primary address",
-    ),
-    kw(
-        VrrpInstance,
-        "mcast_dst_ip",
-        AcceptedNotActed,
-        "adverts go to the standard VRRP group",
-    ),
+    kw(VrrpInstance, "mcast_src_ip", Acted, ""),
+    kw(VrrpInstance, "mcast_dst_ip", Acted, ""),
     kw(
         VrrpInstance,
         "native_ipv6",
@@ -656,17 +583,12 @@ pub const KEYWORDS: &[Keyword] = &[
         AcceptedNotActed,
         "the instance is not bound to a VRF",
     ),
-    kw(
-        VrrpInstance,
-        "dont_track_primary",
-        AcceptedNotActed,
-        "a fault of the interface still puts the instance in FAULT",
-    ),
+    kw(VrrpInstance, "dont_track_primary", Acted, ""),
     kw(
         VrrpInstance,
         "track_interface",
-        AcceptedNotActed,
-        "interfaces other than the instance's are not tracked",
+        Acted,
+        "from netlink link notifications",
     ),
     kw(
         VrrpInstance,
@@ -695,8 +617,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         VrrpInstance,
         "virtual_ipaddress_excluded",
-        AcceptedNotActed,
-        "these addresses are not added",
+        Acted,
+        "added and removed with the VIPs, not advertised",
     ),
     kw(
         VrrpInstance,
@@ -731,7 +653,7 @@ pub const KEYWORDS: &[Keyword] = &[
         VrrpInstance,
         "notify_deleted",
         AcceptedNotActed,
-        "a removed instance is reported as STOP",
+        "DELETED is not reported",
     ),
     kw(
         VrrpInstance,
@@ -752,45 +674,15 @@ pub const KEYWORDS: &[Keyword] = &[
         AcceptedNotActed,
         "",
     ),
-    kw(
-        VrrpInstance,
-        "garp_master_refresh",
-        AcceptedNotActed,
-        "no periodic GARPs are sent while master",
-    ),
-    kw(
-        VrrpInstance,
-        "garp_master_refresh_repeat",
-        AcceptedNotActed,
-        "no periodic GARPs are sent while master",
-    ),
-    kw(
-        VrrpInstance,
-        "garp_lower_prio_delay",
-        AcceptedNotActed,
-        GARP_NOTE,
-    ),
-    kw(
-        VrrpInstance,
-        "garp_lower_prio_repeat",
-        AcceptedNotActed,
-        GARP_NOTE,
-    ),
-    kw(
-        VrrpInstance,
-        "down_timer_adverts",
-        AcceptedNotActed,
-        "the master-down interval is 3 adverts",
-    ),
+    kw(VrrpInstance, "garp_master_refresh", Acted, ""),
+    kw(VrrpInstance, "garp_master_refresh_repeat", Acted, ""),
+    kw(VrrpInstance, "garp_lower_prio_delay", Acted, ""),
+    kw(VrrpInstance, "garp_lower_prio_repeat", Acted, ""),
+    kw(VrrpInstance, "down_timer_adverts", Acted, ""),
     kw(VrrpInstance, "garp_extra_if", AcceptedNotActed, ""),
     kw(VrrpInstance, "vmac_garp_intvl", AcceptedNotActed, ""),
-    kw(VrrpInstance, "lower_prio_no_advert", AcceptedNotActed, ""),
-    kw(
-        VrrpInstance,
-        "higher_prio_send_advert",
-        AcceptedNotActed,
-        "",
-    ),
+    kw(VrrpInstance, "lower_prio_no_advert", Acted, ""),
+    kw(VrrpInstance, "higher_prio_send_advert", Acted, ""),
     kw(VrrpInstance, "kernel_rx_buf_size", AcceptedNotActed, ""),
     // ----- authentication -----
     kw(Authentication, "auth_type", Acted, "PASS"),
@@ -848,8 +740,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(VirtualIpaddress, "autojoin", AcceptedNotActed, ""),
     kw(VirtualIpaddress, "use_vmac", AcceptedNotActed, ""),
     // ----- unicast_peer entries -----
-    kw(UnicastPeer, "min_ttl", AcceptedNotActed, ""),
-    kw(UnicastPeer, "max_ttl", AcceptedNotActed, ""),
+    kw(UnicastPeer, "min_ttl", Acted, "checked in XDP"),
+    kw(UnicastPeer, "max_ttl", Acted, "checked in XDP"),
     // ----- vrrp_script -----
     kw(VrrpScript, "script", Acted, ""),
     kw(VrrpScript, "interval", Acted, "whole seconds"),
@@ -869,31 +761,66 @@ pub const KEYWORDS: &[Keyword] = &[
         Acted,
         "the group is not used: the script runs with the user's primary group",
     ),
-    // ----- vrrp_sync_group (the block is not acted on: no note per keyword) -----
-    kw(VrrpSyncGroup, "group", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "track_interface", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "track_script", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "track_file", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "track_process", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "track_bfd", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "notify_master", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "notify_backup", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "notify_fault", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "notify_stop", AcceptedNotActed, ""),
-    kw(VrrpSyncGroup, "notify", AcceptedNotActed, ""),
+    // ----- vrrp_sync_group -----
+    kw(VrrpSyncGroup, "group", Acted, ""),
+    kw(VrrpSyncGroup, "track_interface", Acted, ""),
+    kw(VrrpSyncGroup, "track_script", Acted, ""),
+    kw(
+        VrrpSyncGroup,
+        "track_file",
+        AcceptedNotActed,
+        "files are not tracked",
+    ),
+    kw(
+        VrrpSyncGroup,
+        "track_process",
+        AcceptedNotActed,
+        "processes are not tracked",
+    ),
+    kw(
+        VrrpSyncGroup,
+        "track_bfd",
+        AcceptedNotActed,
+        "BFD sessions are not tracked",
+    ),
+    kw(
+        VrrpSyncGroup,
+        "notify_master",
+        AcceptedNotActed,
+        "the members' own scripts run",
+    ),
+    kw(
+        VrrpSyncGroup,
+        "notify_backup",
+        AcceptedNotActed,
+        "the members' own scripts run",
+    ),
+    kw(
+        VrrpSyncGroup,
+        "notify_fault",
+        AcceptedNotActed,
+        "the members' own scripts run",
+    ),
+    kw(
+        VrrpSyncGroup,
+        "notify_stop",
+        AcceptedNotActed,
+        "the members' own scripts run",
+    ),
+    kw(
+        VrrpSyncGroup,
+        "notify",
+        AcceptedNotActed,
+        "the members' own scripts run",
+    ),
     kw(VrrpSyncGroup, "smtp_alert", AcceptedNotActed, ""),
     kw(
         VrrpSyncGroup,
         "global_tracking",
-        AcceptedNotActed,
-        "deprecated",
+        Acted,
+        "deprecated: same as sync_group_tracking_weight",
     ),
-    kw(
-        VrrpSyncGroup,
-        "sync_group_tracking_weight",
-        AcceptedNotActed,
-        "",
-    ),
+    kw(VrrpSyncGroup, "sync_group_tracking_weight", Acted, ""),
     kw(
         VrrpSyncGroup,
         "notify_priority_changes",
@@ -1048,9 +975,19 @@ mod tests {
         for (block, name) in acted {
             assert_eq!(lookup(block, name).map(|k| k.status), Some(Acted), "{name}");
         }
-        let acted_count = KEYWORDS.iter().filter(|k| k.status == Acted).count();
-        // The above, the four top-level Acted rows and the address itself.
-        assert_eq!(acted_count, acted.len() + 4 + 1);
+        for (block, name) in [
+            (VrrpInstance, "use_vmac"),
+            (VrrpInstance, "virtual_routes"),
+            (VrrpInstance, "track_file"),
+            (Top, "vrrp_track_process"),
+            (GlobalDefs, "smtp_server"),
+        ] {
+            assert_eq!(
+                lookup(block, name).map(|k| k.status),
+                Some(AcceptedNotActed),
+                "{name}"
+            );
+        }
         assert_eq!(
             lookup(Authentication, "auth_type AH").unwrap().status,
             Rejected
@@ -1076,7 +1013,8 @@ mod tests {
         );
         assert!(md.contains("| `priority` | acted on |  |\n"));
         assert!(md.contains(
-            "| `unicast_peer` | accepted, not acted on | adverts are sent by multicast |\n"
+            "| `use_vmac` | accepted, not acted on | the addresses go on the interface itself, \
+             not on a VMAC |\n"
         ));
         assert!(md.ends_with("|\n"));
     }

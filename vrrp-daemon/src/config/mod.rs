@@ -4,8 +4,8 @@
 //!
 //! ```text
 //!   text ──lexer──► tokens ──parser──► raw values per keyword ──resolve──► Config
-//!         (include,          (blocks, syntax,                 (defaults, versions,
-//!          comments,          value ranges)                    cross-checks)
+//!         (include,          (blocks, syntax,    (raw.rs)        (defaults, versions,
+//!          comments,          value ranges)                       cross-checks)
 //!          file:line:col)
 //! ```
 //!
@@ -17,9 +17,14 @@
 //!   need the whole file (`global_defs` may come after the instances, a `vrrp_script` after
 //!   the instance that tracks it).
 //!
-//! Every problem of a file is reported in one run. Invalid values are errors; unknown or
-//! unsupported keywords are warnings, so a keepalived.conf written for keepalived still
-//! loads. Every message says what is wrong and what to write instead.
+//! [`keywords`] is the one table of keywords: where each may appear and whether the daemon
+//! acts on it. The parser takes "known keyword" and "did you mean" from it, a keyword that
+//! is accepted but not acted on gets a [`Severity::Note`] where it is written, and the
+//! README's support table is printed from it (`vrrp-daemon keywords --markdown`).
+//!
+//! Every problem of a file is reported in one run. Invalid values are errors; unknown
+//! keywords are warnings, so a keepalived.conf written for keepalived still loads. Every
+//! message says what is wrong and what to write instead.
 use std::{fmt, path::Path};
 
 #[cfg(test)]

@@ -956,7 +956,7 @@ impl Walker<'_> {
             Some(body) => {
                 let g = &mut sg;
                 let mut tainted = false;
-                let health = self.walk(Block::VrrpSyncGroup, &body.stmts, true, |w, st| {
+                let health = self.walk(Block::VrrpSyncGroup, &body.stmts, false, |w, st| {
                     tainted |= w.sync_group_stmt(st, g);
                 });
                 sg.health = health;
@@ -2123,13 +2123,11 @@ vrrp_script chk {
     #[test]
     fn known_but_unsupported_keywords_warn() {
         assert_eq!(
-            warnings(&instance(
-                "    unicast_peer {\n        10.0.0.2\n    }\n    accept"
-            )),
+            warnings(&instance("    use_vmac\n    accept")),
             vec![
-                "keepalived.conf:5:5: `unicast_peer` is accepted, not acted on: adverts are sent \
-                 by multicast",
-                "keepalived.conf:8:5: `accept` is accepted, not acted on",
+                "keepalived.conf:5:5: `use_vmac` is accepted, not acted on: the addresses go on \
+                 the interface itself, not on a VMAC",
+                "keepalived.conf:6:5: `accept` is accepted, not acted on",
             ]
         );
         assert_eq!(
@@ -2138,8 +2136,6 @@ vrrp_script chk {
                 instance("")
             )),
             vec![
-                "keepalived.conf:7:1: `vrrp_sync_group` is accepted, not acted on: the instances \
-                 of the group fail over independently",
                 "keepalived.conf:8:3: vrrp_sync_group G has only one instance, which is probably \
                  not what you want (as keepalived warns); add the instances that must change \
                  state with VI_1",

@@ -130,7 +130,7 @@ impl Walker<'_> {
                     for entry in &body.stmts {
                         if entry.unsupported() {
                             tainted = true;
-                        } else if let Some(vip) = self.vip(entry, s.kw(), excluded) {
+                        } else if let Some(vip) = self.vip(entry, s.kw()) {
                             if excluded {
                                 inst.evips.push(vip);
                             } else {
@@ -496,9 +496,9 @@ impl Walker<'_> {
         }
     }
 
-    /// One line of `virtual_ipaddress` (or `_excluded`, whose options get no notes since
-    /// the block got one): `ADDR[/LEN] [dev IF] [label L] [brd X] [scope S] ...`.
-    fn vip(&mut self, e: &Stmt<'_>, list: &str, quiet: bool) -> Option<Spanned<VirtualAddress>> {
+    /// One line of `virtual_ipaddress` or `virtual_ipaddress_excluded`:
+    /// `ADDR[/LEN] [dev IF] [label L] [brd X] [scope S] ...`.
+    fn vip(&mut self, e: &Stmt<'_>, list: &str) -> Option<Spanned<VirtualAddress>> {
         self.leaf(e);
         let text = e.kw();
         let (addr, prefix_len) = self.prefix(e, list)?;
@@ -640,7 +640,7 @@ impl Walker<'_> {
                     }
                     if self.diags.errors.len() > before.0 {
                         ok = false;
-                    } else if !quiet && self.diags.warnings.len() == before.1 {
+                    } else if self.diags.warnings.len() == before.1 {
                         self.option_note(Block::VirtualIpaddress, option, what);
                     }
                 }
@@ -650,9 +650,7 @@ impl Walker<'_> {
                     if opt == "no_track" {
                         vip.no_track = true;
                     }
-                    if !quiet {
-                        self.option_note(Block::VirtualIpaddress, option, what);
-                    }
+                    self.option_note(Block::VirtualIpaddress, option, what);
                 }
                 _ => {
                     ok = false;
