@@ -74,6 +74,8 @@ pub struct VipOwner {
 
 /// Name of the XDP program inside the object.
 pub const XDP_PROGRAM: &str = "vrrp_xdp";
+/// A trivial `XDP_PASS` program in the same object: the baseline of the cost benchmark.
+pub const XDP_BASELINE_PROGRAM: &str = "xdp_pass_baseline";
 
 /// Identifies one VRRP instance as the wire sees it: the receiving interface, the VRID and
 /// the address family (two instances may share a VRID across families, RFC 5798 §5.2.3).

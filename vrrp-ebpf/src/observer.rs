@@ -48,6 +48,13 @@ const V2_AUTH_LEN: usize = 8;
 const MAX_VRRP_WORDS: usize = (VRRP_HDR_LEN + 255 * 16) / 4;
 const NS_PER_CS: u64 = 10_000_000;
 
+/// The cheapest possible XDP program, loaded only by the cost benchmark as its baseline
+/// (`cargo xtask bench`): the observer's cost on foreign traffic is measured against it.
+#[xdp]
+pub fn xdp_pass_baseline(_ctx: XdpContext) -> u32 {
+    XDP_PASS
+}
+
 #[xdp]
 pub fn vrrp_xdp(ctx: XdpContext) -> u32 {
     // Any bounds failure means "not an advert we can judge": never drop on our own error.

@@ -242,6 +242,40 @@ impl Dataplane {
         Ok(self.test_run_frame(frame, ifindex)?.0)
     }
 
+    /// Average nanoseconds per run of `program` (the observer, or the baseline
+    /// [`vrrp_common::XDP_BASELINE_PROGRAM`]) over `repeat` runs on `frame`, measured by the
+    /// kernel (BPF_PROG_TEST_RUN).
+    pub fn cost_nanos(
+        &mut self,
+        program: &str,
+        frame: &[u8],
+        ifindex: u32,
+        repeat: u32,
+    ) -> Result<(u32, u64)> {
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(program)
+            .ok_or_else(|| anyhow!("program {program} missing"))?
+            .try_into()?;
+        if program.fd().is_err() {
+            program.load()?;
+        }
+        let mut ctx = [0u8; 24];
+        let len = u32::try_from(frame.len()).context("frame too long")?;
+        ctx[4..8].copy_from_slice(&len.to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        let mut out = vec![0u8; frame.len() + 256];
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ctx_in: Some(&ctx),
+            repeat,
+            ..Default::default()
+        };
+        let result = program.test_run(opts).context("BPF_PROG_TEST_RUN")?;
+        Ok((result.return_value, result.duration.as_nanos() as u64))
+    }
+
     /// [`Dataplane::test_run`] returning the frame as the program left it too (what
     /// `XDP_TX` would send).
     pub fn test_run_frame(&mut self, frame: &[u8], ifindex: u32) -> Result<(u32, Vec<u8>)> {
