@@ -20,6 +20,8 @@
 //! ```
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+pub mod classify;
+
 use thiserror::Error;
 use vrrp_common::{IPPROTO_VRRP, VRRP_MCAST_V4, csum};
 
