@@ -38,6 +38,8 @@ pub mod maps {
     /// `HashMap<VipKey, VipOwner>`: the virtual addresses this host owns now; the XDP
     /// program answers ARP / neighbour solicitations for them.
     pub const VIPS: &str = "VIPS";
+    /// `HashMap<u32, u32>`: per-interface switches (ifindex → [`crate::iface_flags`]).
+    pub const IFACES: &str = "IFACES";
     /// `Array<u64>` of one slot: the daemon's heartbeat (CLOCK_MONOTONIC ns). The responder
     /// stops answering for a VIP once it is older than that VIP's `max_silence_ns`.
     pub const HEARTBEAT: &str = "HEARTBEAT";
@@ -120,6 +122,13 @@ pub struct InstanceConfig {
     pub flags: u8,
     /// VRRPv2 PASS key, zero-padded to 8 bytes as on the wire.
     pub auth_pass: [u8; 8],
+}
+
+/// Bits of the per-interface switches in the `IFACES` map.
+pub mod iface_flags {
+    /// Valid adverts are dropped after being recorded instead of passed on: the stack and
+    /// `tcpdump` no longer see them (off by default).
+    pub const CONSUME_ADVERTS: u32 = 1 << 0;
 }
 
 /// Bits of [`InstanceConfig::flags`].

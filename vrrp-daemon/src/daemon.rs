@@ -22,7 +22,7 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 use vrrp_common::{
     AUTH_NONE, AUTH_PASS, FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerEvent, PeerState,
-    TtlBounds, instance_flags,
+    TtlBounds, iface_flags, instance_flags,
 };
 
 use crate::{
@@ -45,9 +45,16 @@ use crate::{
     vrrp::{self, Action, Event, GarpBurst, Instance, Params},
 };
 
+/// Command-line switches that are not keepalived.conf keywords.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Drop valid adverts in XDP after recording them (the stack never sees them).
+    pub consume_adverts: bool,
+}
+
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
 /// SIGTERM / SIGINT. SIGHUP reloads `path`.
-pub async fn run(path: PathBuf, config: Config) -> Result<()> {
+pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> {
     let netlink = Netlink::connect()?;
     let mut dataplane = Dataplane::load()?;
     let ring = dataplane
@@ -60,6 +67,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("watching the XDP event ring buffer: {e}"))?;
 
     let mut daemon = Daemon {
+        options,
         path,
         config: Config::default(),
         netlink,
@@ -113,6 +121,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<()> {
 
 /// Everything the event loop owns.
 struct Daemon {
+    options: Options,
     path: PathBuf,
     config: Config,
     netlink: Netlink,
@@ -283,8 +292,24 @@ impl Daemon {
                 .any(|r| identity(&r.config) == identity(inst))
             {
                 if !self.attached.contains(&inst.interface) {
-                    let kind = self.netlink.interface(&inst.interface).await?.kind;
-                    let mode = self.dataplane.attach(&inst.interface, kind.as_deref())?;
+                    let iface = self.netlink.interface(&inst.interface).await?;
+                    if let Some(id) = iface.xdp_prog_id {
+                        bail!(
+                            "interface {} already has the XDP program {} attached; vrrp-daemon \
+                             does not replace another program. Detach it (`ip link set dev {} \
+                             xdp off`) or chain both with a dispatcher such as libxdp",
+                            inst.interface,
+                            describe_program(id),
+                            inst.interface
+                        );
+                    }
+                    let mode = self
+                        .dataplane
+                        .attach(&inst.interface, iface.kind.as_deref())?;
+                    if self.options.consume_adverts {
+                        self.dataplane
+                            .set_iface_flags(iface.index, iface_flags::CONSUME_ADVERTS)?;
+                    }
                     info!(interface = %inst.interface, ?mode, "XDP advert observer attached");
                     self.attached.push(inst.interface.clone());
                 }
@@ -601,6 +626,15 @@ impl Daemon {
         drop(self.dataplane);
         info!("stopped; XDP program detached");
     }
+}
+
+/// `"name" (id N)` of a loaded BPF program, for messages.
+fn describe_program(id: u32) -> String {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .find(|p| p.id() == id)
+        .and_then(|p| p.name_as_str().map(|n| format!("\"{n}\" (id {id})")))
+        .unwrap_or_else(|| format!("with id {id}"))
 }
 
 /// Every interface whose state matters: the instances' own and the tracked ones.

@@ -54,6 +54,10 @@ enum Command {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// Drop valid VRRP adverts in XDP once recorded, instead of passing them to the
+        /// stack (saves work on busy hosts; `tcpdump` no longer shows them).
+        #[arg(long)]
+        consume_adverts: bool,
         /// Log level: error, warn, info, debug or trace (or a tracing filter such as
         /// `vrrp_daemon=debug`). RUST_LOG overrides it.
         #[arg(short = 'l', long, default_value = "info")]
@@ -247,7 +251,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::BenchConfig { config, runs } => bench_config(&config, runs),
-        Command::Run { config, log_level } => {
+        Command::Run {
+            config,
+            log_level,
+            consume_adverts,
+        } => {
             let filter = EnvFilter::try_from_default_env()
                 .or_else(|_| EnvFilter::try_new(&log_level))
                 .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -272,7 +280,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(daemon::run(path, config)) {
+            match runtime.block_on(daemon::run(
+                path,
+                config,
+                daemon::Options { consume_adverts },
+            )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");

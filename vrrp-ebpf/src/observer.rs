@@ -3,7 +3,7 @@
 use core::mem::size_of;
 
 use aya_ebpf::{
-    bindings::xdp_action::XDP_PASS,
+    bindings::xdp_action::{XDP_DROP, XDP_PASS},
     helpers::bpf_ktime_get_ns,
     macros::{map, xdp},
     maps::{HashMap, PerCpuArray, RingBuf},
@@ -12,7 +12,7 @@ use aya_ebpf::{
 use vrrp_common::{
     AUTH_PASS, FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, InstanceConfig, InstanceKey, PeerEvent,
     PeerState, TtlBounds, UnicastPeerKey, VRRP_MCAST_V4, VRRP_TTL, counter, csum, event,
-    instance_flags,
+    iface_flags, instance_flags,
 };
 
 /// Instances this host runs, filled by the daemon.
@@ -26,6 +26,10 @@ static PEERS: HashMap<InstanceKey, PeerState> = HashMap::with_max_entries(1024, 
 /// Changes the daemon reacts to immediately.
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(64 * 1024, 0);
+
+/// Per-interface switches (`vrrp_common::iface_flags`).
+#[map(name = "IFACES")]
+static IFACES: HashMap<u32, u32> = HashMap::with_max_entries(256, 0);
 
 /// Configured unicast peers per instance, with their TTL bounds.
 #[map(name = "UNICAST_PEERS")]
@@ -328,6 +332,11 @@ fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
         },
     );
     bump(counter::ADVERT_RCVD);
+    // SAFETY: plain data.
+    let switches = unsafe { IFACES.get(&key.ifindex) }.copied().unwrap_or(0);
+    if switches & iface_flags::CONSUME_ADVERTS != 0 {
+        return Ok(XDP_DROP);
+    }
     Ok(XDP_PASS)
 }
 

@@ -26,6 +26,7 @@ pub struct Dataplane {
     unicast_peers: HashMap<MapData, UnicastPeerKey, TtlBounds>,
     vips: HashMap<MapData, VipKey, VipOwner>,
     heartbeat: Array<MapData, u64>,
+    ifaces: HashMap<MapData, u32, u32>,
     counters: PerCpuArray<MapData, u64>,
     events: Option<RingBuf<MapData>>,
 }
@@ -67,6 +68,7 @@ impl Dataplane {
         let unicast_peers = HashMap::try_from(take(maps::UNICAST_PEERS)?)?;
         let vips = HashMap::try_from(take(maps::VIPS)?)?;
         let heartbeat = Array::try_from(take(maps::HEARTBEAT)?)?;
+        let ifaces = HashMap::try_from(take(maps::IFACES)?)?;
         let counters = PerCpuArray::try_from(take(maps::COUNTERS)?)?;
         let events = Some(RingBuf::try_from(take(maps::EVENTS)?)?);
         Ok(Self {
@@ -76,6 +78,7 @@ impl Dataplane {
             unicast_peers,
             vips,
             heartbeat,
+            ifaces,
             counters,
             events,
         })
@@ -164,6 +167,14 @@ impl Dataplane {
         self.vips
             .remove(&vip_key(ifindex, addr))
             .context("removing from VIPS")?;
+        Ok(())
+    }
+
+    /// Set the per-interface switches ([`vrrp_common::iface_flags`]) of `ifindex`.
+    pub fn set_iface_flags(&mut self, ifindex: u32, flags: u32) -> Result<()> {
+        self.ifaces
+            .insert(ifindex, flags, 0)
+            .context("writing IFACES")?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use rtnetlink::{
     Handle,
     packet_route::{
         address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
-        link::{LinkAttribute, LinkInfo},
+        link::{LinkAttribute, LinkInfo, LinkXdp},
     },
 };
 
@@ -24,6 +24,8 @@ pub struct Interface {
     pub up: bool,
     /// The link kind (`veth`, `bond`, `vlan`...), `None` for plain hardware.
     pub kind: Option<String>,
+    /// The id of the XDP program attached to it, if any.
+    pub xdp_prog_id: Option<u32>,
 }
 
 /// A route-netlink connection; its background task lives on the tokio runtime.
@@ -57,9 +59,19 @@ impl Netlink {
             .ok_or_else(|| anyhow!("interface {name} does not exist"))?;
         let mut mac = [0u8; 6];
         let mut kind = None;
+        let mut xdp_prog_id = None;
         for attr in &link.attributes {
             match attr {
                 LinkAttribute::Address(bytes) if bytes.len() == 6 => mac.copy_from_slice(bytes),
+                LinkAttribute::Xdp(xdp) => {
+                    for x in xdp {
+                        if let LinkXdp::ProgId(id) = x
+                            && *id != 0
+                        {
+                            xdp_prog_id = Some(*id);
+                        }
+                    }
+                }
                 LinkAttribute::LinkInfo(infos) => {
                     for info in infos {
                         if let LinkInfo::Kind(k) = info {
@@ -76,6 +88,7 @@ impl Netlink {
             mac,
             up: super::monitor::link_is_up(&link),
             kind,
+            xdp_prog_id,
         })
     }
 
