@@ -442,6 +442,12 @@ impl Lab {
         let k = self.spawns.fetch_add(1, Ordering::Relaxed);
         let config = self.dir.join(format!("node{node}-{k}.conf"));
         let mut args: Vec<OsString> = vec!["run".into(), "-f".into(), config.clone().into()];
+        // Each daemon gets its own status socket in the lab dir: unix sockets in the file
+        // system are not per network namespace.
+        if !extra_args.contains(&"--control-socket") {
+            args.push("--control-socket".into());
+            args.push(self.control_socket(node).into());
+        }
         args.extend(extra_args.iter().map(OsString::from));
         self.spawn_program(
             node,
@@ -452,6 +458,11 @@ impl Lab {
             config,
             None,
         )
+    }
+
+    /// The status socket of `node`'s vrrp-daemon (`vrrp-daemon status --control-socket`).
+    pub fn control_socket(&self, node: usize) -> std::path::PathBuf {
+        self.dir.join(format!("node{node}.sock"))
     }
 
     /// Runs the real keepalived (VRRP subsystem only) in `node`'s namespace, in the

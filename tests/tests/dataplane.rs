@@ -71,8 +71,15 @@ fn another_xdp_program_on_the_interface_is_refused_by_name() {
         lab.log(1).contains("XDP advert observer attached")
     })
     .expect("first daemon attached");
+    // Its own status socket, so the refusal can only come from the XDP hook.
+    let socket = lab.dir().join("second.sock");
+    let socket = socket.to_str().unwrap();
     let second = lab
-        .spawn_daemon(1, &config("MASTER", 100).replace("51", "52"), &[])
+        .spawn_daemon(
+            1,
+            &config("MASTER", 100).replace("51", "52"),
+            &["--control-socket", socket],
+        )
         .expect("second");
     let status = second
         .wait_exit(Duration::from_secs(10))

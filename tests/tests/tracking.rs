@@ -46,10 +46,11 @@ fn a_sync_group_fails_over_together() {
     let flag = lab.dir().join("b-ok");
     std::fs::write(&flag, "").unwrap();
     let group = "vrrp_sync_group G {\n    group {\n        VI_A\n        VI_B\n    }\n}\n";
-    // On node1 only VI_B tracks a check; in a sync group its weight counts as 0: a failure
-    // is FAULT, and FAULT takes the whole group.
+    // On node1 only VI_B tracks a check without weight: its failure is FAULT, and FAULT
+    // takes the whole group. (keepalived ignores weighted checks of sync-group members
+    // unless the group says `sync_group_tracking_weight`.)
     let check = format!(
-        "vrrp_script chk_b {{\n    script \"/bin/test -f {}\"\n    interval 1\n    weight -50\n}}\n",
+        "vrrp_script chk_b {{\n    script \"/bin/test -f {}\"\n    interval 1\n}}\n",
         flag.display()
     );
     let node1 = format!(

@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result, bail};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
-    sync::mpsc,
+    sync::{mpsc, oneshot},
     task::JoinHandle,
     time,
 };
@@ -28,6 +28,10 @@ use vrrp_common::{
 use crate::{
     config::{
         self, Authentication, Config, Family, InitialState, OldUnicastChecksum, VrrpInstance,
+    },
+    control::{
+        self, DataplaneStatus, Histogram, InstanceStats, InstanceStatus, ScriptStatus, Snapshot,
+        TrackedObject, TransitionInfo,
     },
     dataplane::Dataplane,
     net::monitor::{LinkChange, spawn_link_monitor},
@@ -50,6 +54,8 @@ use crate::{
 pub struct Options {
     /// Drop valid adverts in XDP after recording them (the stack never sees them).
     pub consume_adverts: bool,
+    /// The status socket (`vrrp-daemon status`).
+    pub control_socket: PathBuf,
 }
 
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
@@ -73,11 +79,15 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         netlink,
         dataplane,
         attached: Vec::new(),
+        attach_modes: Vec::new(),
+        started: mono_now(),
         running: Vec::new(),
         scripts: Scripts::default(),
         links: HashMap::new(),
         fifos: Vec::new(),
     };
+    let (requests_tx, mut requests) = mpsc::channel::<oneshot::Sender<Snapshot>>(16);
+    let _control = control::server::spawn(&daemon.options.control_socket, requests_tx).await?;
     let (link_tx, mut link_changes) = mpsc::unbounded_channel();
     spawn_link_monitor(link_tx)?;
     daemon.dataplane.heartbeat(mono_now().0)?;
@@ -109,6 +119,9 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             }
             Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
             Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
+            Some(reply) = requests.recv() => {
+                let _ = reply.send(daemon.snapshot());
+            }
             woke = timer.sleep_until(next) => {
                 woke.context("waiting on the deadline timer")?;
                 daemon.on_deadlines().await;
@@ -132,6 +145,10 @@ struct Daemon {
     fifos: Vec<Fifo>,
     /// Interfaces the XDP program is attached to.
     attached: Vec<String>,
+    /// `(interface, mode)` of each attachment, for status.
+    attach_modes: Vec<(String, String)>,
+    /// When the daemon started.
+    started: MonoTime,
     running: Vec<Running>,
     scripts: Scripts,
 }
@@ -139,6 +156,8 @@ struct Daemon {
 /// The health-check runners of the current configuration.
 struct Scripts {
     states: Vec<ScriptState>,
+    /// Per script: successes, failures, duration of the last run.
+    runs: Vec<(u64, u64, Duration)>,
     tasks: Vec<JoinHandle<()>>,
     /// Results of this configuration's runners (replaced on reload, so a result of an old
     /// runner can never be attributed to a new script).
@@ -149,6 +168,7 @@ impl Default for Scripts {
     fn default() -> Self {
         Self {
             states: Vec::new(),
+            runs: Vec::new(),
             tasks: Vec::new(),
             results: mpsc::channel(1).1,
         }
@@ -179,6 +199,12 @@ struct Running {
     fed_ns: u64,
     /// The tracking result last given to the state machine.
     tracking: Option<track::Effect>,
+    /// Counters for status and metrics.
+    stats: InstanceStats,
+    /// When the current state was entered.
+    state_since: MonoTime,
+    /// The last transition and when it happened.
+    last_transition: Option<(Transition, MonoTime)>,
 }
 
 /// A virtual address as the edges need it.
@@ -311,6 +337,8 @@ impl Daemon {
                             .set_iface_flags(iface.index, iface_flags::CONSUME_ADVERTS)?;
                     }
                     info!(interface = %inst.interface, ?mode, "XDP advert observer attached");
+                    self.attach_modes
+                        .push((inst.interface.clone(), format!("{mode:?}").to_lowercase()));
                     self.attached.push(inst.interface.clone());
                 }
                 fresh.push(
@@ -397,6 +425,7 @@ impl Daemon {
             ));
         }
         self.scripts = Scripts {
+            runs: vec![(0, 0, Duration::ZERO); states.len()],
             states,
             tasks,
             results: rx,
@@ -536,6 +565,14 @@ impl Daemon {
 
     async fn on_script_result(&mut self, result: runner::RunResult) {
         let index = result.script;
+        if let Some(run) = self.scripts.runs.get_mut(index) {
+            if result.success {
+                run.0 += 1;
+            } else {
+                run.1 += 1;
+            }
+            run.2 = result.duration;
+        }
         let Some(state) = self.scripts.states.get_mut(index) else {
             return;
         };
@@ -564,6 +601,8 @@ impl Daemon {
         let r = &mut self.running[i];
         let latency_us = mono_now().nanos_since(MonoTime(ev.peer.last_seen_ns)) / 1_000;
         debug!(instance = %r.config.name, flags = ev.flags, priority = ev.peer.priority, latency_us, "XDP event");
+        r.stats.reaction_latency_us.observe(latency_us as f64);
+        r.stats.pri_zero_rcvd += u64::from(ev.flags & vrrp_common::event::PRIORITY_ZERO != 0);
         r.fed_ns = r.fed_ns.max(ev.peer.last_seen_ns);
         let event = Event::Advert(peer_advert(&r.key, &ev.peer));
         self.drive(i, event, MonoTime(ev.peer.last_seen_ns)).await;
@@ -590,6 +629,139 @@ impl Daemon {
             if self.running[i].fsm.deadline().is_some_and(|d| d <= now) {
                 self.drive(i, Event::Timer, now).await;
             }
+        }
+    }
+
+    /// The state of everything, for status and metrics.
+    fn snapshot(&self) -> Snapshot {
+        let now = mono_now();
+        let secs = |nanos: u64| nanos as f64 / 1e9;
+        let statuses: Vec<track::Status> = self
+            .scripts
+            .states
+            .iter()
+            .map(ScriptState::status)
+            .collect();
+        let status_name = |s: track::Status| match s {
+            track::Status::Init => "INIT",
+            track::Status::Ok => "OK",
+            track::Status::Failed => "FAILED",
+        };
+        let instances = self
+            .running
+            .iter()
+            .map(|r| {
+                let c = &r.config;
+                let mut tracked = Vec::new();
+                for t in &c.track_scripts {
+                    if let Some(i) = self.config.scripts.iter().position(|s| s.name == t.name) {
+                        tracked.push(TrackedObject {
+                            kind: "script".into(),
+                            name: t.name.clone(),
+                            state: status_name(statuses[i]).into(),
+                            weight: t.weight.unwrap_or(self.config.scripts[i].weight),
+                        });
+                    }
+                }
+                let link = |name: &str| {
+                    if self.links.get(name).copied().unwrap_or(false) {
+                        "UP"
+                    } else {
+                        "DOWN"
+                    }
+                };
+                if !c.dont_track_primary {
+                    tracked.push(TrackedObject {
+                        kind: "interface".into(),
+                        name: c.interface.clone(),
+                        state: link(&c.interface).into(),
+                        weight: 0,
+                    });
+                }
+                for t in &c.track_interfaces {
+                    tracked.push(TrackedObject {
+                        kind: "interface".into(),
+                        name: t.interface.clone(),
+                        state: link(&t.interface).into(),
+                        weight: t.weight,
+                    });
+                }
+                let mut stats = r.stats.clone();
+                stats.advert_rcvd = self.dataplane.peer(&r.key).map_or(0, |p| p.adverts);
+                InstanceStatus {
+                    iname: c.name.clone(),
+                    state: r.fsm.state().to_string(),
+                    vrid: c.vrid,
+                    family: c.family.name().to_string(),
+                    interface: c.interface.clone(),
+                    version: c.version,
+                    base_priority: c.priority,
+                    effective_priority: r.fsm.priority(),
+                    adver_int: secs(c.advert_int.as_nanos()),
+                    master_adver_int: secs(r.fsm.master_adver_int().as_nanos()),
+                    master_addr: r.fsm.master().map(|(a, _)| a.to_string()),
+                    master_priority: r.fsm.master().map(|(_, p)| p),
+                    source: r.socket.source.to_string(),
+                    unicast_peers: c.unicast.peers.iter().map(|p| p.addr.to_string()).collect(),
+                    vips: c
+                        .virtual_addresses
+                        .iter()
+                        .chain(&c.virtual_addresses_excluded)
+                        .map(|v| format!("{}/{}", v.addr, v.prefix_len))
+                        .collect(),
+                    time_in_state_secs: secs(now.nanos_since(r.state_since)),
+                    last_transition: r.last_transition.map(|((from, to, reason), at)| {
+                        TransitionInfo {
+                            from: from.to_string(),
+                            to: to.to_string(),
+                            reason: reason.to_string(),
+                            secs_ago: secs(now.nanos_since(at)),
+                        }
+                    }),
+                    tracked,
+                    sync_group: c.sync_group.clone(),
+                    stats,
+                }
+            })
+            .collect();
+        let scripts = self
+            .config
+            .scripts
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let (ok, failed, last) =
+                    self.scripts
+                        .runs
+                        .get(i)
+                        .copied()
+                        .unwrap_or((0, 0, Duration::ZERO));
+                ScriptStatus {
+                    name: s.name.clone(),
+                    status: status_name(statuses.get(i).copied().unwrap_or(track::Status::Init))
+                        .into(),
+                    successes: ok,
+                    failures: failed,
+                    last_duration_secs: last.as_secs_f64(),
+                }
+            })
+            .collect();
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            uptime_secs: secs(now.nanos_since(self.started)),
+            config_file: self.path.display().to_string(),
+            instances,
+            scripts,
+            dataplane: DataplaneStatus {
+                attached: self.attach_modes.clone(),
+                counters: self
+                    .dataplane
+                    .counters()
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            },
         }
     }
 
@@ -748,6 +920,12 @@ async fn setup_instance(
         advert,
         fed_ns: 0,
         tracking: None,
+        stats: InstanceStats {
+            reaction_latency_us: Histogram::new(&Histogram::LATENCY_BOUNDS_US),
+            ..InstanceStats::default()
+        },
+        state_since: mono_now(),
+        last_transition: None,
     })
 }
 
@@ -959,6 +1137,19 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
         match action {
             Action::Transition { from, to, reason } => {
                 transitions.push((from, to, reason));
+                let now = mono_now();
+                r.state_since = now;
+                r.last_transition = Some(((from, to, reason), now));
+                *r.stats
+                    .transitions_by_reason
+                    .entry(reason.key().to_string())
+                    .or_default() += 1;
+                if to == vrrp::State::Master {
+                    r.stats.become_master += 1;
+                }
+                if from == vrrp::State::Master {
+                    r.stats.release_master += 1;
+                }
                 let master = r.fsm.master().map(|(a, p)| format!("{a} (priority {p})"));
                 info!(
                     instance = %r.config.name, from = %from, to = %to, %reason,
@@ -971,8 +1162,14 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 for dst in &r.destinations {
                     // The checksum covers the destination (pseudo-header): one per peer.
                     let msg = r.advert.encode(r.socket.source, *dst, r.v3_checksum);
-                    if let Err(e) = r.socket.send(&msg, *dst) {
-                        warn!(instance = %r.config.name, error = %format!("{e:#}"), "advert not sent");
+                    match r.socket.send(&msg, *dst) {
+                        Ok(()) => {
+                            r.stats.advert_sent += 1;
+                            r.stats.pri_zero_sent += u64::from(priority == 0);
+                        }
+                        Err(e) => {
+                            warn!(instance = %r.config.name, error = %format!("{e:#}"), "advert not sent");
+                        }
                     }
                 }
             }
@@ -1016,8 +1213,11 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                             (IpAddr::V6(v6), Some(na)) => na.send(v6),
                             (IpAddr::V6(_), None) => Ok(()),
                         };
-                        if let Err(e) = sent {
-                            warn!(instance = %r.config.name, addr = %vip.addr, error = %e, "gratuitous ARP / unsolicited NA not sent");
+                        match sent {
+                            Ok(()) => r.stats.garp_sent += 1,
+                            Err(e) => {
+                                warn!(instance = %r.config.name, addr = %vip.addr, error = %e, "gratuitous ARP / unsolicited NA not sent");
+                            }
                         }
                     }
                 }

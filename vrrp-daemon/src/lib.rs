@@ -7,6 +7,7 @@
 //!        (dataplane)                            └─► track / notify: scripts
 //! ```
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod net;

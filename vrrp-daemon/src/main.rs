@@ -45,6 +45,16 @@ mod check_exit {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Show the running daemon's instances: state, priorities, master, VIPs, tracked
+    /// objects, counters.
+    Status {
+        /// The daemon's control socket.
+        #[arg(long, default_value = vrrp_daemon::control::server::DEFAULT_SOCKET)]
+        control_socket: PathBuf,
+        /// Print JSON (field names close to keepalived's JSON dump) instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the VRRP instances of a keepalived.conf in the foreground, logging to stderr.
     Run {
         /// keepalived.conf to run.
@@ -54,6 +64,9 @@ enum Command {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// Unix socket `vrrp-daemon status` talks to (mode 0600, root only).
+        #[arg(long, default_value = vrrp_daemon::control::server::DEFAULT_SOCKET)]
+        control_socket: PathBuf,
         /// Drop valid VRRP adverts in XDP once recorded, instead of passing them to the
         /// stack (saves work on busy hosts; `tcpdump` no longer shows them).
         #[arg(long)]
@@ -242,6 +255,39 @@ fn bench_config(path: &Path, runs: usize) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn status(socket: &std::path::Path, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(vrrp_daemon::control::server::query(socket)) {
+        Ok(snapshot) if json => match serde_json::to_string_pretty(&snapshot) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(snapshot) => {
+            print!("{}", vrrp_daemon::control::server::render(&snapshot));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -251,10 +297,15 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::BenchConfig { config, runs } => bench_config(&config, runs),
+        Command::Status {
+            control_socket,
+            json,
+        } => status(&control_socket, json),
         Command::Run {
             config,
             log_level,
             consume_adverts,
+            control_socket,
         } => {
             let filter = EnvFilter::try_from_default_env()
                 .or_else(|_| EnvFilter::try_new(&log_level))
@@ -283,7 +334,10 @@ fn main() -> ExitCode {
             match runtime.block_on(daemon::run(
                 path,
                 config,
-                daemon::Options { consume_adverts },
+                daemon::Options {
+                    consume_adverts,
+                    control_socket,
+                },
             )) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

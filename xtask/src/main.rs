@@ -98,7 +98,7 @@ fn run(cli: Cli) -> Result<()> {
             setup::test_packages()?;
             let daemon = build(false)?;
             cargo(
-                &["test", "--workspace"],
+                &["test", "--workspace", "--no-fail-fast"],
                 &args,
                 &[("VRRP_DAEMON_BIN", &daemon)],
             )

@@ -18,6 +18,8 @@ pub struct RunResult {
     pub script: usize,
     /// Exit status 0 within the timeout.
     pub success: bool,
+    /// How long the run took.
+    pub duration: Duration,
 }
 
 /// Grace period between SIGTERM and SIGKILL of a timed-out script.
@@ -36,11 +38,13 @@ pub fn spawn(
         ticker.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            let started = time::Instant::now();
             let success = run_once(&script, run_as).await;
             if results
                 .send(RunResult {
                     script: index,
                     success,
+                    duration: started.elapsed(),
                 })
                 .await
                 .is_err()

@@ -143,6 +143,23 @@ pub enum Reason {
     SyncGroup,
 }
 
+impl Reason {
+    /// A short stable name, for metrics labels and counters.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Reason::OwnerStartup => "owner_startup",
+            Reason::Startup => "startup",
+            Reason::MasterDown => "master_down",
+            Reason::MasterResigned => "master_resigned",
+            Reason::HigherPriority { .. } => "higher_priority",
+            Reason::TrackFault => "track_fault",
+            Reason::TrackRecovered => "track_recovered",
+            Reason::Shutdown => "shutdown",
+            Reason::SyncGroup => "sync_group",
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
