@@ -34,6 +34,7 @@ use crate::{
         TrackedObject, TransitionInfo,
     },
     dataplane::Dataplane,
+    guardian::{self, Guardian},
     net::monitor::{LinkChange, spawn_link_monitor},
     net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink},
     notify::{Fifo, Notifier},
@@ -85,6 +86,13 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         scripts: Scripts::default(),
         links: HashMap::new(),
         fifos: Vec::new(),
+        guardian: match Guardian::start() {
+            Ok(g) => Some(g),
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "no crash guardian: a crash will fail over after the full master-down interval");
+                None
+            }
+        },
     };
     let (requests_tx, mut requests) = mpsc::channel::<oneshot::Sender<Snapshot>>(16);
     let _control = control::server::spawn(&daemon.options.control_socket, requests_tx).await?;
@@ -143,6 +151,8 @@ struct Daemon {
     links: HashMap<String, bool>,
     /// Notify FIFOs (`notify_fifo`, `vrrp_notify_fifo`).
     fifos: Vec<Fifo>,
+    /// The crash guardian (absent only if it could not be started).
+    guardian: Option<Guardian>,
     /// Interfaces the XDP program is attached to.
     attached: Vec<String>,
     /// `(interface, mode)` of each attachment, for status.
@@ -208,10 +218,12 @@ struct Running {
 }
 
 /// A virtual address as the edges need it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Vip {
     /// The interface it lives on (`dev`, else the instance's).
     ifindex: u32,
+    /// Its name.
+    ifname: String,
     addr: IpAddr,
     prefix_len: u8,
     /// That interface's hardware address (the ARP / NA responder answers with it).
@@ -223,6 +235,7 @@ struct Edges<'a> {
     netlink: &'a Netlink,
     dataplane: &'a mut Dataplane,
     fifos: &'a mut [Fifo],
+    guardian: &'a mut Option<Guardian>,
 }
 
 /// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): VRID, family,
@@ -288,6 +301,7 @@ impl Daemon {
             netlink: &self.netlink,
             dataplane: &mut self.dataplane,
             fifos: &mut self.fifos,
+            guardian: &mut self.guardian,
         }
     }
 
@@ -478,6 +492,7 @@ impl Daemon {
             netlink: &self.netlink,
             dataplane: &mut self.dataplane,
             fifos: &mut self.fifos,
+            guardian: &mut self.guardian,
         };
         let transitions = execute(r, actions, &mut edges).await;
         let Some(group) = r.config.sync_group.clone() else {
@@ -500,6 +515,7 @@ impl Daemon {
                         netlink: &self.netlink,
                         dataplane: &mut self.dataplane,
                         fifos: &mut self.fifos,
+                        guardian: &mut self.guardian,
                     };
                     execute(member, actions, &mut edges).await;
                 }
@@ -769,6 +785,10 @@ impl Daemon {
     /// program is detached when the data plane is dropped.
     async fn shutdown(mut self) {
         info!("shutting down");
+        // A planned stop: the guardian must not resign on our behalf when we exit.
+        if let Some(g) = self.guardian.take() {
+            g.planned_stop();
+        }
         let now = mono_now();
         for r in &mut self.running {
             let actions = r.fsm.handle(Event::Shutdown, now);
@@ -779,6 +799,7 @@ impl Daemon {
                     netlink: &self.netlink,
                     dataplane: &mut self.dataplane,
                     fifos: &mut self.fifos,
+                    guardian: &mut self.guardian,
                 },
             )
             .await;
@@ -962,7 +983,7 @@ async fn reconfigure(
     let added: Vec<Vip> = vips
         .iter()
         .filter(|v| !r.vips.contains(v))
-        .copied()
+        .cloned()
         .collect();
     r.vips = vips;
     r.advert = advert;
@@ -973,8 +994,13 @@ async fn reconfigure(
     let primary = r.socket.source;
     let actions = r.fsm.reconfigure(params_of(new, primary), mono_now());
     execute(r, actions, edges).await;
-    if r.fsm.state() == vrrp::State::Master && !added.is_empty() {
-        execute(r, vec![Action::SendGarp(GarpBurst::Takeover)], edges).await;
+    if r.fsm.state() == vrrp::State::Master {
+        if let Some(g) = edges.guardian.as_mut() {
+            g.send(crash_message(r));
+        }
+        if !added.is_empty() {
+            execute(r, vec![Action::SendGarp(GarpBurst::Takeover)], edges).await;
+        }
     }
     Ok(())
 }
@@ -991,15 +1017,16 @@ async fn resolve_vips(
         .iter()
         .chain(&inst.virtual_addresses_excluded)
     {
-        let (ifindex, mac) = match &vip.dev {
+        let (ifindex, ifname, mac) = match &vip.dev {
             Some(dev) if *dev != inst.interface => {
                 let other = netlink.interface(dev).await?;
-                (other.index, other.mac)
+                (other.index, other.name, other.mac)
             }
-            _ => (iface.index, iface.mac),
+            _ => (iface.index, iface.name.clone(), iface.mac),
         };
         vips.push(Vip {
             ifindex,
+            ifname,
             addr: vip.addr,
             prefix_len: vip.prefix_len,
             mac,
@@ -1080,6 +1107,40 @@ fn v3_checksum(inst: &VrrpInstance) -> V3Checksum {
         V3Checksum::OldUnicast
     } else {
         V3Checksum::PseudoHeader
+    }
+}
+
+/// What the crash guardian must do if the daemon dies while `r` is master: send its
+/// priority-0 adverts (ready-made IP packets, one per destination) and release its
+/// addresses.
+fn crash_message(r: &Running) -> guardian::Message {
+    let mut resign = r.advert.clone();
+    resign.priority = 0;
+    let ttl = if r.config.is_unicast() {
+        r.config.unicast.ttl.unwrap_or(vrrp_common::VRRP_TTL)
+    } else {
+        vrrp_common::VRRP_TTL
+    };
+    let packets = r
+        .destinations
+        .iter()
+        .map(|dst| {
+            let vrrp = resign.encode(r.socket.source, *dst, r.v3_checksum);
+            guardian::Packet {
+                interface: r.iface.name.clone(),
+                dst: *dst,
+                bytes: guardian::ip_packet(r.socket.source, *dst, ttl, &vrrp),
+            }
+        })
+        .collect();
+    guardian::Message::Master {
+        instance: r.config.name.clone(),
+        packets,
+        vips: r
+            .vips
+            .iter()
+            .map(|v| (v.ifname.clone(), format!("{}/{}", v.addr, v.prefix_len)))
+            .collect(),
     }
 }
 
@@ -1174,6 +1235,10 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 }
             }
             Action::AddAddresses => {
+                // From here on a crash must resign and release, as a clean stop would.
+                if let Some(g) = edges.guardian.as_mut() {
+                    g.send(crash_message(r));
+                }
                 // The XDP responder answers ARP / NS from here on, then the kernel owns
                 // the address.
                 let silence = max_silence_nanos(&r.config);
@@ -1193,6 +1258,11 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 }
             }
             Action::RemoveAddresses => {
+                if let Some(g) = edges.guardian.as_mut() {
+                    g.send(guardian::Message::NotMaster {
+                        instance: r.config.name.clone(),
+                    });
+                }
                 for vip in &r.vips {
                     let _ = edges.dataplane.remove_vip(vip.ifindex, vip.addr);
                     if let Err(e) = netlink.remove_address(vip.ifindex, vip.addr).await {

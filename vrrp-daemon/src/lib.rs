@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dataplane;
+pub mod guardian;
 pub mod net;
 pub mod notify;
 pub mod packet;

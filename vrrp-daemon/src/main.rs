@@ -45,6 +45,9 @@ mod check_exit {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The crash guardian (started by `run`; not for direct use).
+    #[command(hide = true)]
+    Guardian,
     /// Show the running daemon's instances: state, priorities, master, VIPs, tracked
     /// objects, counters.
     Status {
@@ -297,6 +300,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::BenchConfig { config, runs } => bench_config(&config, runs),
+        Command::Guardian => vrrp_daemon::guardian::run_guardian(),
         Command::Status {
             control_socket,
             json,
