@@ -140,6 +140,9 @@ fn spawn(exe: &std::path::Path) -> Result<(Child, ChildStdin)> {
     Ok((child, stdin))
 }
 
+/// What to do for one master instance on a crash: packets to send, addresses to remove.
+type Resignation = (Vec<Packet>, Vec<(String, String)>);
+
 /// The `vrrp-daemon guardian` process: read until the daemon goes away.
 pub fn run_guardian() -> std::process::ExitCode {
     // SAFETY: ignoring SIGTERM/SIGINT/SIGHUP: the guardian ends on EOF or Planned only.
@@ -148,7 +151,7 @@ pub fn run_guardian() -> std::process::ExitCode {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
     }
-    let mut masters: BTreeMap<String, (Vec<Packet>, Vec<(String, String)>)> = BTreeMap::new();
+    let mut masters: BTreeMap<String, Resignation> = BTreeMap::new();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
