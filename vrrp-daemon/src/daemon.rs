@@ -85,6 +85,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         running: Vec::new(),
         scripts: Scripts::default(),
         links: HashMap::new(),
+        watched: Watchers::default(),
         fifos: Vec::new(),
         guardian: match Guardian::start() {
             Ok(g) => Some(g),
@@ -100,6 +101,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     spawn_link_monitor(link_tx)?;
     daemon.dataplane.heartbeat(mono_now().0)?;
     daemon.apply(config).await?;
+    // Ready: XDP attached, instances running, status socket up.
+    crate::sd_notify::notify("READY=1");
 
     let timer = DeadlineTimer::new().context("creating the deadline timer (timerfd)")?;
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -127,6 +130,18 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             }
             Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
             Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
+            Some((name, value)) = daemon.watched.files.recv() => {
+                if daemon.watched.file_values.insert(name.clone(), value) != Some(value) {
+                    info!(track_file = %name, ?value, "tracked file changed");
+                    daemon.refresh_tracking(mono_now()).await;
+                }
+            }
+            Some((name, ok)) = daemon.watched.processes.recv() => {
+                if daemon.watched.process_ok.insert(name.clone(), ok) != Some(ok) {
+                    info!(track_process = %name, ok, "tracked process quorum changed");
+                    daemon.refresh_tracking(mono_now()).await;
+                }
+            }
             Some(reply) = requests.recv() => {
                 let _ = reply.send(daemon.snapshot());
             }
@@ -153,6 +168,8 @@ struct Daemon {
     fifos: Vec<Fifo>,
     /// The crash guardian (absent only if it could not be started).
     guardian: Option<Guardian>,
+    /// `track_file` values and `vrrp_track_process` quorums, kept current by watchers.
+    watched: Watchers,
     /// Interfaces the XDP program is attached to.
     attached: Vec<String>,
     /// `(interface, mode)` of each attachment, for status.
@@ -161,6 +178,27 @@ struct Daemon {
     started: MonoTime,
     running: Vec<Running>,
     scripts: Scripts,
+}
+
+/// The file and process watchers of the current configuration and what they last said.
+struct Watchers {
+    file_values: HashMap<String, Option<i64>>,
+    process_ok: HashMap<String, bool>,
+    tasks: Vec<JoinHandle<()>>,
+    files: mpsc::UnboundedReceiver<(String, Option<i64>)>,
+    processes: mpsc::UnboundedReceiver<(String, bool)>,
+}
+
+impl Default for Watchers {
+    fn default() -> Self {
+        Self {
+            file_values: HashMap::new(),
+            process_ok: HashMap::new(),
+            tasks: Vec::new(),
+            files: mpsc::unbounded_channel().1,
+            processes: mpsc::unbounded_channel().1,
+        }
+    }
 }
 
 /// The health-check runners of the current configuration.
@@ -444,6 +482,7 @@ impl Daemon {
             tasks,
             results: rx,
         };
+        self.start_watchers(&config);
         self.config = config;
         // 5. Tracking for everyone, then start the new instances.
         let first_new = self.running.len();
@@ -455,9 +494,90 @@ impl Daemon {
         Ok(())
     }
 
+    /// (Re)start the `track_file` and `vrrp_track_process` watchers for `config` and take
+    /// the current values they report before returning.
+    fn start_watchers(&mut self, config: &Config) {
+        let first_start = self.config.instances.is_empty();
+        for task in self.watched.tasks.drain(..) {
+            task.abort();
+        }
+        let used = |name: &String| {
+            config
+                .instances
+                .iter()
+                .any(|i| i.track_files.iter().any(|t| &t.name == name))
+                || config
+                    .sync_groups
+                    .iter()
+                    .any(|g| g.track_files.iter().any(|t| &t.name == name))
+        };
+        let files: Vec<&config::TrackFile> = config
+            .track_files
+            .iter()
+            .filter(|f| used(&f.name))
+            .collect();
+        if first_start {
+            for f in &files {
+                if let Err(e) = track::file::init_file(f) {
+                    warn!(track_file = %f.name, error = %e, "init_file could not create the file");
+                }
+            }
+        }
+        let used_process = |name: &String| {
+            config
+                .instances
+                .iter()
+                .any(|i| i.track_processes.iter().any(|t| &t.name == name))
+                || config
+                    .sync_groups
+                    .iter()
+                    .any(|g| g.track_processes.iter().any(|t| &t.name == name))
+        };
+        let processes: Vec<config::TrackProcess> = config
+            .track_processes
+            .iter()
+            .filter(|p| used_process(&p.name))
+            .cloned()
+            .collect();
+        let (file_tx, file_rx) = mpsc::unbounded_channel();
+        let (process_tx, process_rx) = mpsc::unbounded_channel();
+        let file_list = files
+            .iter()
+            .map(|f| (f.name.clone(), std::path::PathBuf::from(&f.file)))
+            .collect();
+        match track::file::spawn_file_watcher(file_list, file_tx) {
+            Ok(task) => self.watched.tasks.push(task),
+            Err(e) => {
+                error!(error = %format!("{e:#}"), "track_file watcher not started; files count as missing")
+            }
+        }
+        match track::process::spawn_process_watcher(processes, process_tx) {
+            Ok(task) => self.watched.tasks.push(task),
+            Err(e) => {
+                error!(error = %format!("{e:#}"), "process watcher not started; tracked processes count as absent")
+            }
+        }
+        self.watched.files = file_rx;
+        self.watched.processes = process_rx;
+        self.watched.file_values.clear();
+        self.watched.process_ok.clear();
+        while let Ok((name, value)) = self.watched.files.try_recv() {
+            self.watched.file_values.insert(name, value);
+        }
+        while let Ok((name, ok)) = self.watched.processes.try_recv() {
+            self.watched.process_ok.insert(name, ok);
+        }
+    }
+
     /// SIGHUP: parse first; on any error keep running the old configuration.
     async fn reload(&mut self) {
         info!(file = %self.path.display(), "SIGHUP: reloading the configuration");
+        crate::sd_notify::notify("RELOADING=1");
+        self.reload_inner().await;
+        crate::sd_notify::notify("READY=1");
+    }
+
+    async fn reload_inner(&mut self) {
         let config = match config::load(&self.path) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
@@ -546,7 +666,13 @@ impl Daemon {
                     .sync_group
                     .as_ref()
                     .and_then(|g| self.config.sync_groups.iter().find(|s| &s.name == g));
-                track::instance_effect(&r.config, group, &tracked)
+                let watched = track::Watched {
+                    files: &self.config.track_files,
+                    file_values: &self.watched.file_values,
+                    processes: &self.config.track_processes,
+                    process_ok: &self.watched.process_ok,
+                };
+                track::instance_effect_with(&r.config, group, &tracked, &watched)
             })
             .collect();
         // keepalived: one member in FAULT puts its whole sync group in FAULT.
@@ -785,6 +911,7 @@ impl Daemon {
     /// program is detached when the data plane is dropped.
     async fn shutdown(mut self) {
         info!("shutting down");
+        crate::sd_notify::notify("STOPPING=1");
         // A planned stop: the guardian must not resign on our behalf when we exit.
         if let Some(g) = self.guardian.take() {
             g.planned_stop();

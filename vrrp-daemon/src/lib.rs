@@ -14,6 +14,7 @@ pub mod guardian;
 pub mod net;
 pub mod notify;
 pub mod packet;
+pub mod sd_notify;
 pub mod timer;
 pub mod track;
 pub mod units;

@@ -62,7 +62,7 @@ fn global_defaults() {
     assert_eq!(g.mcast_group4, Ipv4Addr::new(224, 0, 0, 18));
     assert_eq!(g.mcast_group6, "ff02::12".parse::<Ipv6Addr>().unwrap());
     assert!(!g.strict && !g.check_unicast_src && !g.skip_check_adv_addr && !g.min_garp);
-    assert!(!g.lower_prio_no_advert && !g.higher_prio_send_advert);
+    assert!(!g.lower_prio_no_advert && g.higher_prio_send_advert);
     assert_eq!(
         (g.garp_interval, g.gna_interval, g.startup_delay),
         Default::default()
@@ -842,17 +842,8 @@ fn track_files() {
             },
         ]
     );
-    // The blocks get one note each, the instance's list one; nothing inside the blocks.
-    assert_eq!(
-        of(&text, Severity::Note),
-        vec![
-            "keepalived.conf:1:1: `track_file` is accepted, not acted on: files are not tracked",
-            "keepalived.conf:6:1: `vrrp_track_file` is accepted, not acted on: files are not \
-             tracked (old name of track_file)",
-            "keepalived.conf:13:5: `track_file` is accepted, not acted on: files are not \
-             tracked",
-        ]
-    );
+    // track_file is acted on: no "accepted, not acted on" notes.
+    assert!(of(&text, Severity::Note).is_empty());
     let init = |v: &str| {
         ok(&format!(
             "track_file t {{\n    file /x\n    init_file {v}\n}}\n"
@@ -1221,7 +1212,7 @@ fn instance_defaults_of_the_new_keywords() {
     assert_eq!(i.mcast_dst_ip, Some(ip("224.0.0.18")));
     assert!(i.accept && !i.strict_mode && !i.skip_check_adv_addr);
     assert_eq!(i.down_timer_adverts, 3);
-    assert!(!i.lower_prio_no_advert && !i.higher_prio_send_advert);
+    assert!(!i.lower_prio_no_advert && i.higher_prio_send_advert);
     assert_eq!(i.checksum, ChecksumConfig::default());
     assert_eq!(i.checksum.old_unicast, OldUnicastChecksum::Auto);
     assert!(!i.notify_deleted && i.notify_deleted_script.is_none());
@@ -1518,7 +1509,7 @@ fn notes_warnings_and_errors_are_told_apart() {
 #[test]
 fn keywords_known_in_another_block_are_placed() {
     assert_eq!(
-        warnings("vrrp_track_process p {\n    process p\n    file /x\n}\n")[1],
+        warnings("vrrp_track_process p {\n    process p\n    file /x\n}\n")[0],
         "keepalived.conf:3:5: `file` belongs in a track_file NAME { } block, not in \
          vrrp_track_process; it is ignored here: move it (or check the braces around it)"
     );

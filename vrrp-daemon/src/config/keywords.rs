@@ -179,18 +179,13 @@ pub const KEYWORDS: &[Keyword] = &[
         Acted,
         "members enter and leave MASTER together and share FAULT",
     ),
-    kw(Top, "track_file", AcceptedNotActed, "files are not tracked"),
-    kw(
-        Top,
-        "vrrp_track_file",
-        AcceptedNotActed,
-        "files are not tracked (old name of track_file)",
-    ),
+    kw(Top, "track_file", Acted, "watched with inotify"),
+    kw(Top, "vrrp_track_file", Acted, "old name of track_file"),
     kw(
         Top,
         "vrrp_track_process",
-        AcceptedNotActed,
-        "processes are not tracked",
+        Acted,
+        "netlink process connector, /proc rescans as a fallback",
     ),
     kw(
         Top,
@@ -308,7 +303,12 @@ pub const KEYWORDS: &[Keyword] = &[
         "through the defaults of the GARP settings",
     ),
     kw(GlobalDefs, "vrrp_lower_prio_no_advert", Acted, ""),
-    kw(GlobalDefs, "vrrp_higher_prio_send_advert", Acted, ""),
+    kw(
+        GlobalDefs,
+        "vrrp_higher_prio_send_advert",
+        Acted,
+        "default on here (off in keepalived): the yielding master's last advert makes the winner re-announce after a split brain",
+    ),
     kw(GlobalDefs, "vrrp_down_timer_adverts", Acted, ""),
     kw(
         GlobalDefs,
@@ -590,18 +590,8 @@ pub const KEYWORDS: &[Keyword] = &[
         Acted,
         "from netlink link notifications",
     ),
-    kw(
-        VrrpInstance,
-        "track_file",
-        AcceptedNotActed,
-        "files are not tracked",
-    ),
-    kw(
-        VrrpInstance,
-        "track_process",
-        AcceptedNotActed,
-        "processes are not tracked",
-    ),
+    kw(VrrpInstance, "track_file", Acted, ""),
+    kw(VrrpInstance, "track_process", Acted, ""),
     kw(
         VrrpInstance,
         "track_bfd",
@@ -765,18 +755,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(VrrpSyncGroup, "group", Acted, ""),
     kw(VrrpSyncGroup, "track_interface", Acted, ""),
     kw(VrrpSyncGroup, "track_script", Acted, ""),
-    kw(
-        VrrpSyncGroup,
-        "track_file",
-        AcceptedNotActed,
-        "files are not tracked",
-    ),
-    kw(
-        VrrpSyncGroup,
-        "track_process",
-        AcceptedNotActed,
-        "processes are not tracked",
-    ),
+    kw(VrrpSyncGroup, "track_file", Acted, ""),
+    kw(VrrpSyncGroup, "track_process", Acted, ""),
     kw(
         VrrpSyncGroup,
         "track_bfd",
@@ -828,24 +808,19 @@ pub const KEYWORDS: &[Keyword] = &[
         "",
     ),
     // ----- track_file -----
-    kw(TrackFile, "file", AcceptedNotActed, ""),
-    kw(TrackFile, "weight", AcceptedNotActed, ""),
-    kw(
-        TrackFile,
-        "init_file",
-        AcceptedNotActed,
-        "the file is not created",
-    ),
+    kw(TrackFile, "file", Acted, ""),
+    kw(TrackFile, "weight", Acted, ""),
+    kw(TrackFile, "init_file", Acted, "at start-up"),
     // ----- vrrp_track_process -----
-    kw(VrrpTrackProcess, "process", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "param_match", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "weight", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "quorum", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "quorum_max", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "delay", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "terminate_delay", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "fork_delay", AcceptedNotActed, ""),
-    kw(VrrpTrackProcess, "full_command", AcceptedNotActed, ""),
+    kw(VrrpTrackProcess, "process", Acted, ""),
+    kw(VrrpTrackProcess, "param_match", Acted, ""),
+    kw(VrrpTrackProcess, "weight", Acted, ""),
+    kw(VrrpTrackProcess, "quorum", Acted, ""),
+    kw(VrrpTrackProcess, "quorum_max", Acted, ""),
+    kw(VrrpTrackProcess, "delay", Acted, ""),
+    kw(VrrpTrackProcess, "terminate_delay", Acted, ""),
+    kw(VrrpTrackProcess, "fork_delay", Acted, ""),
+    kw(VrrpTrackProcess, "full_command", Acted, ""),
 ];
 
 /// The row of `name` in `block`.
@@ -971,6 +946,8 @@ mod tests {
             (GlobalDefs, "script_user"),
             (GlobalDefs, "enable_script_security"),
             (VrrpScript, "user"),
+            (VrrpInstance, "track_file"),
+            (Top, "vrrp_track_process"),
         ];
         for (block, name) in acted {
             assert_eq!(lookup(block, name).map(|k| k.status), Some(Acted), "{name}");
@@ -978,8 +955,6 @@ mod tests {
         for (block, name) in [
             (VrrpInstance, "use_vmac"),
             (VrrpInstance, "virtual_routes"),
-            (VrrpInstance, "track_file"),
-            (Top, "vrrp_track_process"),
             (GlobalDefs, "smtp_server"),
         ] {
             assert_eq!(

@@ -338,7 +338,7 @@ vrrp_script chk_nginx {
             skip_check_adv_addr: false,
             down_timer_adverts: 3,
             lower_prio_no_advert: false,
-            higher_prio_send_advert: false,
+            higher_prio_send_advert: true,
             checksum: ChecksumConfig {
                 old_unicast: OldUnicastChecksum::Auto,
                 v3_as_v2: false,

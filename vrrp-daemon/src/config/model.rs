@@ -159,7 +159,8 @@ pub struct GlobalDefs {
     pub min_garp: bool,
     /// `vrrp_lower_prio_no_advert` (default false).
     pub lower_prio_no_advert: bool,
-    /// `vrrp_higher_prio_send_advert` (default false).
+    /// `vrrp_higher_prio_send_advert` (default true here, false in keepalived: see the
+    /// keyword table).
     pub higher_prio_send_advert: bool,
     /// `vrrp_down_timer_adverts` (1..=100, default 3).
     pub down_timer_adverts: u8,
@@ -206,7 +207,7 @@ impl Default for GlobalDefs {
             gna_interval: Duration::ZERO,
             min_garp: false,
             lower_prio_no_advert: false,
-            higher_prio_send_advert: false,
+            higher_prio_send_advert: true,
             down_timer_adverts: 3,
             strict: false,
             check_unicast_src: false,

@@ -163,7 +163,10 @@ fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
         gna_interval: value(&g.gna_interval).unwrap_or_default(),
         min_garp,
         lower_prio_no_advert: value(&g.lower_prio_no_advert).unwrap_or(false),
-        higher_prio_send_advert: value(&g.higher_prio_send_advert).unwrap_or(false),
+        // On by default here (keepalived: off): a master yielding to a higher priority sends
+        // one last advert, which makes the winner re-announce (garp_lower_prio_*), so a
+        // healed split brain never leaves clients pointing at the loser.
+        higher_prio_send_advert: value(&g.higher_prio_send_advert).unwrap_or(true),
         down_timer_adverts: value(&g.down_timer_adverts).unwrap_or(DEFAULT_DOWN_TIMER_ADVERTS),
         strict: g.strict,
         check_unicast_src: g.check_unicast_src,

@@ -23,8 +23,7 @@
 //! one allowed to be longer (`param_match initial`). Zombies are not counted.
 use std::{
     collections::{HashMap, HashSet},
-    io,
-    mem,
+    io, mem,
     os::fd::{AsRawFd, FromRawFd as _, OwnedFd, RawFd},
     path::Path,
     time::Duration,
@@ -32,7 +31,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use tokio::{
-    io::unix::AsyncFd,
+    io::{Interest, unix::AsyncFd},
     sync::mpsc,
     task::JoinHandle,
     time::{Instant, sleep_until},
@@ -393,10 +392,13 @@ fn spawn_with(
     tx: mpsc::UnboundedSender<(String, bool)>,
     use_connector: bool,
 ) -> Result<JoinHandle<()>> {
+    if specs.is_empty() {
+        return Ok(tokio::spawn(async {}));
+    }
     // Subscribe before the first scan, so nothing that happens during it is missed.
     let connector = if use_connector {
         match ProcConnector::open() {
-            Ok(c) => Some(AsyncFd::new(c).context("registering the process connector")?),
+            Ok(c) => Some(register(c).context("registering the process connector")?),
             Err(e) => {
                 info!(error = %e, "no process connector; vrrp_track_process rescans /proc every second");
                 None
@@ -424,6 +426,7 @@ async fn run(
     tx: mpsc::UnboundedSender<(String, bool)>,
 ) {
     let ack_by = Instant::now() + ACK_WAIT;
+    let our_ack = connector.as_ref().map(|c| c.get_ref().nonce + 1);
     let mut acked = false;
     let mut next_poll = Instant::now() + POLL;
     let mut buf = vec![0u8; 4096];
@@ -460,13 +463,14 @@ async fn run(
                         let mut out = Vec::new();
                         for ev in proc_events(&buf[..n]) {
                             match ev {
-                                ProcEvent::Ack { err: 0 } => {
+                                ProcEvent::Ack { ack, .. } if Some(ack) != our_ack => {}
+                                ProcEvent::Ack { err: 0, .. } => {
                                     if !acked {
                                         debug!("process connector subscribed");
                                     }
                                     acked = true;
                                 }
-                                ProcEvent::Ack { err } if !acked => {
+                                ProcEvent::Ack { err, .. } if !acked => {
                                     warn!(errno = err, "the kernel refused process events; rescanning /proc every second");
                                     connector = None;
                                     next_poll = Instant::now();
@@ -524,6 +528,13 @@ fn apply(tracker: &mut Tracker, ev: ProcEvent, root: &Path) -> Vec<(String, bool
     }
 }
 
+/// Hand the connector to tokio.
+fn register(c: ProcConnector) -> io::Result<AsyncFd<ProcConnector>> {
+    // SAFETY: the descriptor stays open and unchanged for as long as the AsyncFd owns it.
+    unsafe { AsyncFd::register_with_interest(c, Interest::READABLE) }
+        .map_err(|e| io::Error::other(e.to_string()))
+}
+
 async fn readable(
     c: &Option<AsyncFd<ProcConnector>>,
 ) -> io::Result<tokio::io::unix::AsyncFdReadyGuard<'_, ProcConnector>> {
@@ -556,12 +567,26 @@ const EV_HDR: usize = 16;
 /// A process event, with thread events already left out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ProcEvent {
-    /// The kernel's answer to the subscription (`PROC_EVENT_NONE`); `err` 0 is success.
-    Ack { err: u32 },
-    Fork { parent: i32, child: i32 },
-    Exec { pid: i32 },
-    Comm { pid: i32, comm: [u8; 16] },
-    Exit { pid: i32 },
+    /// The kernel's answer to a subscription (`PROC_EVENT_NONE`): the request's `ack`
+    /// field plus one, and `err` 0 for success.
+    Ack {
+        ack: u32,
+        err: u32,
+    },
+    Fork {
+        parent: i32,
+        child: i32,
+    },
+    Exec {
+        pid: i32,
+    },
+    Comm {
+        pid: i32,
+        comm: [u8; 16],
+    },
+    Exit {
+        pid: i32,
+    },
 }
 
 /// Parse one datagram from the connector (the kernel sends one message per datagram, but
@@ -602,7 +627,7 @@ fn proc_events(buf: &[u8]) -> Vec<ProcEvent> {
             _ => None,
         };
         let parsed = match what {
-            PROC_EVENT_NONE if ack != 0 => u32_at(data, 0).map(|err| ProcEvent::Ack { err }),
+            PROC_EVENT_NONE if ack != 0 => u32_at(data, 0).map(|err| ProcEvent::Ack { ack, err }),
             PROC_EVENT_FORK => {
                 let child = process(i32_at(data, 8), i32_at(data, 12));
                 match (i32_at(data, 4), child) {
@@ -628,7 +653,13 @@ fn proc_events(buf: &[u8]) -> Vec<ProcEvent> {
 }
 
 /// A netlink connector socket subscribed to process events; unsubscribes when dropped.
-struct ProcConnector(OwnedFd);
+struct ProcConnector {
+    fd: OwnedFd,
+    /// The `ack` field of our requests: the kernel acknowledges with `nonce + 1`
+    /// (acknowledgements go to every listener, so other processes' are seen too; the
+    /// kernel overwrites the sequence number with its own).
+    nonce: u32,
+}
 
 impl ProcConnector {
     fn open() -> io::Result<Self> {
@@ -644,7 +675,14 @@ impl ProcConnector {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: fd is a new descriptor owned by nobody else.
-        let sock = Self(unsafe { OwnedFd::from_raw_fd(fd) });
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let sock = Self {
+            fd,
+            nonce: (std::process::id() ^ nanos) & 0x7fff_ffff,
+        };
         // SAFETY: sockaddr_nl is plain data; all-zero is a valid value.
         let mut addr: libc::sockaddr_nl = unsafe { mem::zeroed() };
         addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -653,7 +691,7 @@ impl ProcConnector {
         // SAFETY: valid descriptor and address of the given length.
         let rc = unsafe {
             libc::bind(
-                sock.0.as_raw_fd(),
+                sock.fd.as_raw_fd(),
                 (&raw const addr).cast(),
                 mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
             )
@@ -666,7 +704,7 @@ impl ProcConnector {
         // SAFETY: valid descriptor and option value.
         unsafe {
             libc::setsockopt(
-                sock.0.as_raw_fd(),
+                sock.fd.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_RCVBUF,
                 (&raw const size).cast(),
@@ -686,10 +724,11 @@ impl ProcConnector {
         let cn = NLMSG_HDR;
         msg[cn..cn + 4].copy_from_slice(&CN_IDX_PROC.to_ne_bytes());
         msg[cn + 4..cn + 8].copy_from_slice(&CN_VAL_PROC.to_ne_bytes());
+        msg[cn + 12..cn + 16].copy_from_slice(&self.nonce.to_ne_bytes());
         msg[cn + 16..cn + 18].copy_from_slice(&4u16.to_ne_bytes());
         msg[cn + CN_MSG..].copy_from_slice(&op.to_ne_bytes());
         // SAFETY: valid descriptor and buffer.
-        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -704,7 +743,7 @@ impl ProcConnector {
         // SAFETY: valid descriptor, buffer and address storage.
         let n = unsafe {
             libc::recvfrom(
-                self.0.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
                 0,
@@ -722,7 +761,7 @@ impl ProcConnector {
 
 impl AsRawFd for ProcConnector {
     fn as_raw_fd(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 }
 
@@ -776,9 +815,21 @@ mod tests {
     fn listing() -> Vec<ProcInfo> {
         vec![
             proc(1, "systemd", &["/sbin/init"]),
-            proc(10, "haproxy", &["/usr/sbin/haproxy", "-f", "/etc/haproxy.cfg"]),
-            proc(11, "haproxy", &["/usr/sbin/haproxy", "-f", "/etc/haproxy.cfg", "-x"]),
-            proc(12, "haproxy", &["/usr/sbin/haproxy", "-f", "/etc/haproxy.cfg.new"]),
+            proc(
+                10,
+                "haproxy",
+                &["/usr/sbin/haproxy", "-f", "/etc/haproxy.cfg"],
+            ),
+            proc(
+                11,
+                "haproxy",
+                &["/usr/sbin/haproxy", "-f", "/etc/haproxy.cfg", "-x"],
+            ),
+            proc(
+                12,
+                "haproxy",
+                &["/usr/sbin/haproxy", "-f", "/etc/haproxy.cfg.new"],
+            ),
             proc(20, "sshd", &["sshd: /usr/sbin/sshd -D [listener]"]),
             proc(21, "ssh", &["ssh", "host"]),
             ProcInfo {
@@ -794,9 +845,16 @@ mod tests {
     fn name_match_is_exact_on_comm_and_skips_zombies() {
         let l = listing();
         assert_eq!(count_matching(&l, &spec("haproxy", &[], None, false)), 3);
-        assert_eq!(count_matching(&l, &spec("ssh", &[], None, false)), 1, "not sshd");
+        assert_eq!(
+            count_matching(&l, &spec("ssh", &[], None, false)),
+            1,
+            "not sshd"
+        );
         assert_eq!(count_matching(&l, &spec("hap", &[], None, false)), 0);
-        assert_eq!(count_matching(&l, &spec("kworker/0:1", &[], None, false)), 1);
+        assert_eq!(
+            count_matching(&l, &spec("kworker/0:1", &[], None, false)),
+            1
+        );
     }
 
     #[test]
@@ -808,21 +866,37 @@ mod tests {
         assert_eq!(count_matching(&l, &spec("haproxy", &[], None, true)), 0);
         // Exact.
         let exact = Some(ParamMatch::Exact);
-        assert_eq!(count_matching(&l, &s(&["-f", "/etc/haproxy.cfg"], exact)), 1);
+        assert_eq!(
+            count_matching(&l, &s(&["-f", "/etc/haproxy.cfg"], exact)),
+            1
+        );
         assert_eq!(count_matching(&l, &s(&["-f"], exact)), 0);
-        assert_eq!(count_matching(&l, &s(&[], exact)), 0, "exact, no parameters");
+        assert_eq!(
+            count_matching(&l, &s(&[], exact)),
+            0,
+            "exact, no parameters"
+        );
         assert_eq!(count_matching(&l, &spec("/sbin/init", &[], exact, true)), 1);
         // Partial: the given parameters come first, whole.
         let partial = Some(ParamMatch::Partial);
-        assert_eq!(count_matching(&l, &s(&["-f", "/etc/haproxy.cfg"], partial)), 2);
+        assert_eq!(
+            count_matching(&l, &s(&["-f", "/etc/haproxy.cfg"], partial)),
+            2
+        );
         assert_eq!(count_matching(&l, &s(&["-f"], partial)), 3);
         assert_eq!(count_matching(&l, &s(&[], partial)), 3);
         assert_eq!(count_matching(&l, &s(&["-f", "/etc/haproxy"], partial)), 0);
         // Initial: the last one may be longer.
         let initial = Some(ParamMatch::Initial);
         assert_eq!(count_matching(&l, &s(&["-f", "/etc/haproxy"], initial)), 3);
-        assert_eq!(count_matching(&l, &s(&["-f", "/etc/haproxy.cfg."], initial)), 1);
-        assert_eq!(count_matching(&l, &s(&["-", "/etc/haproxy.cfg"], initial)), 0);
+        assert_eq!(
+            count_matching(&l, &s(&["-f", "/etc/haproxy.cfg."], initial)),
+            1
+        );
+        assert_eq!(
+            count_matching(&l, &s(&["-", "/etc/haproxy.cfg"], initial)),
+            0
+        );
         // A command line rewritten into one string is one argv[0].
         let sshd = spec("sshd: /usr/sbin/sshd -D [listener]", &[], None, true);
         assert_eq!(count_matching(&l, &sshd), 1);
@@ -851,7 +925,10 @@ mod tests {
         assert_eq!(procs[1].comm, b"my (odd) name");
         assert!(!procs[1].zombie);
         assert!(procs[2].zombie);
-        assert_eq!(count_matching(&procs, &spec("haproxy", &[], None, false)), 1);
+        assert_eq!(
+            count_matching(&procs, &spec("haproxy", &[], None, false)),
+            1
+        );
         let full = spec("haproxy", &["-f", "x"], Some(ParamMatch::Exact), true);
         assert_eq!(count_matching(&procs, &full), 1);
         assert!(scan(&root, false).iter().all(|p| p.cmdline.is_empty()));
@@ -932,10 +1009,30 @@ mod tests {
         assert_eq!(t.deadline(), Some(t0 + ms(1300)));
         assert_eq!(t.expire(t0 + ms(1300)), up(false));
         // Comes back by exec: at once.
-        assert_eq!(t.exec(3, Some(&ProcInfo { pid: 3, ..p.clone() }), t0 + ms(2000)), up(true));
+        assert_eq!(
+            t.exec(
+                3,
+                Some(&ProcInfo {
+                    pid: 3,
+                    ..p.clone()
+                }),
+                t0 + ms(2000)
+            ),
+            up(true)
+        );
         // Exit then re-exec within terminate_delay: nothing reported.
         assert_eq!(t.exit(3, t0 + ms(3000)), vec![]);
-        assert_eq!(t.exec(4, Some(&ProcInfo { pid: 4, ..p.clone() }), t0 + ms(3100)), vec![]);
+        assert_eq!(
+            t.exec(
+                4,
+                Some(&ProcInfo {
+                    pid: 4,
+                    ..p.clone()
+                }),
+                t0 + ms(3100)
+            ),
+            vec![]
+        );
         assert_eq!(t.deadline(), None);
         assert_eq!(t.statuses(), up(true));
     }
@@ -971,8 +1068,14 @@ mod tests {
             m[4..6].copy_from_slice(&NLMSG_DONE.to_ne_bytes());
             m
         }
-        assert_eq!(proc_events(&msg(0, 1, &[0])), vec![ProcEvent::Ack { err: 0 }]);
-        assert_eq!(proc_events(&msg(0, 1, &[1])), vec![ProcEvent::Ack { err: 1 }]);
+        assert_eq!(
+            proc_events(&msg(0, 1, &[0])),
+            vec![ProcEvent::Ack { ack: 1, err: 0 }]
+        );
+        assert_eq!(
+            proc_events(&msg(0, 1, &[1])),
+            vec![ProcEvent::Ack { ack: 1, err: 1 }]
+        );
         assert_eq!(
             proc_events(&msg(PROC_EVENT_FORK, 0, &[10, 10, 11, 11])),
             vec![ProcEvent::Fork {
@@ -980,7 +1083,11 @@ mod tests {
                 child: 11
             }]
         );
-        assert_eq!(proc_events(&msg(PROC_EVENT_FORK, 0, &[10, 10, 12, 11])), vec![], "a thread");
+        assert_eq!(
+            proc_events(&msg(PROC_EVENT_FORK, 0, &[10, 10, 12, 11])),
+            vec![],
+            "a thread"
+        );
         assert_eq!(
             proc_events(&msg(PROC_EVENT_EXEC, 0, &[5, 5])),
             vec![ProcEvent::Exec { pid: 5 }]
@@ -989,7 +1096,10 @@ mod tests {
             proc_events(&msg(PROC_EVENT_EXIT, 0, &[5, 5, 0, 17, 1, 1])),
             vec![ProcEvent::Exit { pid: 5 }]
         );
-        assert_eq!(proc_events(&msg(PROC_EVENT_EXIT, 0, &[6, 5, 0, 17, 1, 1])), vec![]);
+        assert_eq!(
+            proc_events(&msg(PROC_EVENT_EXIT, 0, &[6, 5, 0, 17, 1, 1])),
+            vec![]
+        );
         let mut comm = vec![7, 7];
         comm.extend([u32::from_ne_bytes(*b"nam\0"), 0, 0, 0]);
         let mut want = [0u8; 16];
@@ -1027,14 +1137,23 @@ mod tests {
         assert_eq!(process_effect(&s, &tr(None, true), false), e(0, false));
         assert_eq!(process_effect(&s, &tr(Some(10), false), true), e(10, false));
         assert_eq!(process_effect(&s, &tr(Some(10), false), false), e(0, false));
-        assert_eq!(process_effect(&s, &tr(Some(-10), false), false), e(-10, false));
+        assert_eq!(
+            process_effect(&s, &tr(Some(-10), false), false),
+            e(-10, false)
+        );
         assert_eq!(process_effect(&s, &tr(Some(-10), false), true), e(0, false));
         // reverse negates the change, in the same condition (keepalived's table).
         assert_eq!(process_effect(&s, &tr(Some(10), true), true), e(-10, false));
-        assert_eq!(process_effect(&s, &tr(Some(-10), true), false), e(10, false));
+        assert_eq!(
+            process_effect(&s, &tr(Some(-10), true), false),
+            e(10, false)
+        );
         let mut weighted = s.clone();
         weighted.weight = 5;
-        assert_eq!(process_effect(&weighted, &tr(None, false), true), e(5, false));
+        assert_eq!(
+            process_effect(&weighted, &tr(None, false), true),
+            e(5, false)
+        );
     }
 
     /// An argv[0] unique to this test run.
@@ -1049,7 +1168,11 @@ mod tests {
         )
     }
 
-    async fn expect(rx: &mut mpsc::UnboundedReceiver<(String, bool)>, want: bool, within: Duration) {
+    async fn expect(
+        rx: &mut mpsc::UnboundedReceiver<(String, bool)>,
+        want: bool,
+        within: Duration,
+    ) {
         let got = tokio::time::timeout(within, rx.recv())
             .await
             .unwrap_or_else(|_| panic!("no change to {want} within {within:?}"))
@@ -1057,32 +1180,75 @@ mod tests {
         assert_eq!(got, ("p".to_string(), want));
     }
 
-    async fn real_process_count(use_connector: bool, within: Duration) {
+    /// Count a `sleep 30` with a unique argv[0] going 0 → 1 → 0; how long each change took
+    /// to be reported.
+    async fn real_process_count(use_connector: bool, settle: Duration) -> (Duration, Duration) {
+        let within = Duration::from_secs(3);
         let name = unique_name(if use_connector { "nl" } else { "poll" });
         let s = spec(&name, &[], None, true);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = spawn_with(vec![s], tx, use_connector).unwrap();
         // Nothing runs under that name yet: quorum lost, reported before spawn returns.
         assert_eq!(rx.try_recv(), Ok(("p".to_string(), false)));
-        // Start `sleep 30` with that argv[0]: 0 → 1.
+        // Past the acknowledgement wait: the watcher has settled on its mode.
+        tokio::time::sleep(settle).await;
+        let started = std::time::Instant::now();
         let mut child = Command::new("sleep").arg0(&name).arg("30").spawn().unwrap();
         expect(&mut rx, true, within).await;
+        let up = started.elapsed();
         // Kill it: 1 → 0 (seen at the exit, or as a zombie, before it is reaped).
+        let killed = std::time::Instant::now();
         child.kill().unwrap();
         expect(&mut rx, false, within).await;
+        let down = killed.elapsed();
         child.wait().unwrap();
         task.abort();
+        eprintln!("connector {use_connector}: seen up after {up:?}, down after {down:?}");
+        (up, down)
+    }
+
+    /// Whether the kernel acknowledges a subscription here (root in the initial
+    /// namespaces, CONFIG_PROC_EVENTS).
+    async fn connector_acks() -> bool {
+        let Ok(c) = ProcConnector::open() else {
+            return false;
+        };
+        let c = register(c).unwrap();
+        let ours = ProcEvent::Ack {
+            ack: c.get_ref().nonce + 1,
+            err: 0,
+        };
+        let mut buf = vec![0u8; 8192];
+        tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                let mut g = c.readable().await.unwrap();
+                if let Ok(Ok((n, true))) = g.try_io(|c| c.get_ref().recv(&mut buf))
+                    && proc_events(&buf[..n]).contains(&ours)
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
     }
 
     #[tokio::test]
     async fn counts_a_real_process_through_the_connector() {
-        // Where the connector is unavailable this runs the fallback, within its period.
-        real_process_count(true, Duration::from_secs(3)).await;
+        let acks = connector_acks().await;
+        let (up, down) = real_process_count(true, ACK_WAIT + Duration::from_millis(200)).await;
+        if acks {
+            // Event-driven: far below the one-second rescan period.
+            let fast = Duration::from_millis(300);
+            assert!(up < fast && down < fast, "up {up:?}, down {down:?}");
+        } else {
+            eprintln!("no process connector here: the rescanning fallback was tested");
+        }
     }
 
     #[tokio::test]
     async fn counts_a_real_process_by_rescanning() {
-        real_process_count(false, Duration::from_secs(3)).await;
+        real_process_count(false, Duration::ZERO).await;
     }
 
     #[tokio::test]
@@ -1091,7 +1257,7 @@ mod tests {
             eprintln!("no process connector in this environment: skipped");
             return;
         };
-        let c = AsyncFd::new(c).unwrap();
+        let c = register(c).unwrap();
         let mut buf = vec![0u8; 8192];
         let mut events = Vec::new();
         let mut child: Option<std::process::Child> = None;
@@ -1103,7 +1269,11 @@ mod tests {
                     continue;
                 };
                 for ev in proc_events(&buf[..n]) {
-                    if ev == (ProcEvent::Ack { err: 0 }) && child.is_none() {
+                    let ours = ProcEvent::Ack {
+                        ack: c.get_ref().nonce + 1,
+                        err: 0,
+                    };
+                    if ev == ours && child.is_none() {
                         let mut ch = Command::new("sleep").arg("30").spawn().unwrap();
                         pid = ch.id() as i32;
                         ch.kill().unwrap();

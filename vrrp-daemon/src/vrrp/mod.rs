@@ -238,8 +238,11 @@ pub struct Instance {
     master_down_at: Option<MonoTime>,
     /// Master: when the next advert is due.
     advert_at: Option<MonoTime>,
-    /// Master: when a delayed second GARP burst is due, and which.
-    garp_at: Option<(MonoTime, GarpBurst)>,
+    /// Master: when the second takeover GARP burst is due (`garp_master_delay`).
+    garp_at: Option<MonoTime>,
+    /// Master: when the second lower-priority GARP burst is due (`garp_lower_prio_delay`);
+    /// its own timer, so it never cancels the takeover one.
+    lower_prio_garp_at: Option<MonoTime>,
     /// Master: when the next periodic GARP burst is due (`garp_master_refresh`).
     refresh_at: Option<MonoTime>,
     /// Backup with `preempt_delay`: when a lower-priority master may be preempted.
@@ -261,6 +264,7 @@ impl Instance {
             master_down_at: None,
             advert_at: None,
             garp_at: None,
+            lower_prio_garp_at: None,
             refresh_at: None,
             preempt_at: None,
             master: None,
@@ -297,7 +301,8 @@ impl Instance {
         [
             self.master_down_at,
             self.advert_at,
-            self.garp_at.map(|(t, _)| t),
+            self.garp_at,
+            self.lower_prio_garp_at,
             self.refresh_at,
         ]
         .into_iter()
@@ -361,9 +366,13 @@ impl Instance {
             // RFC 5798 §6.4.3 (Master), keepalived vrrp_state_master_rx.
             (State::Master, Event::Advert(adv)) => self.master_rx(adv, now, &mut out),
             (State::Master, Event::Timer) => {
-                if let Some((_, burst)) = self.garp_at.filter(|(t, _)| now >= *t) {
+                if self.garp_at.is_some_and(|t| now >= t) {
                     self.garp_at = None;
-                    out.push(Action::SendGarp(burst));
+                    out.push(Action::SendGarp(GarpBurst::Takeover));
+                }
+                if self.lower_prio_garp_at.is_some_and(|t| now >= t) {
+                    self.lower_prio_garp_at = None;
+                    out.push(Action::SendGarp(GarpBurst::LowerPriority));
                 }
                 if let Some(due) = self.refresh_at.filter(|t| now >= *t) {
                     out.push(Action::SendGarp(GarpBurst::Refresh));
@@ -475,11 +484,8 @@ impl Instance {
             self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
             return;
         }
-        if adv.priority == 255 && self.priority == 255 && adv.from != self.params.primary_addr {
-            // Two address owners (keepalived vrrp_state_master_rx): one must give way, so
-            // this one steps down to 254 and yields to the other's 255 below.
-            self.priority = 254;
-        }
+        // Two address owners meeting fall under the equal-priority rule below: the higher
+        // address stays master, the other yields keeping 255 (keepalived 2.2.7).
         let higher = adv.priority > self.priority
             || (adv.priority == self.priority && addr_greater(adv.from, self.params.primary_addr));
         if higher {
@@ -510,7 +516,7 @@ impl Instance {
                 out.push(Action::SendGarp(GarpBurst::LowerPriority));
                 if self.params.garp_lower_prio_delay_nanos > 0 {
                     let at = now.add_nanos(self.params.garp_lower_prio_delay_nanos);
-                    self.garp_at = Some((at, GarpBurst::LowerPriority));
+                    self.lower_prio_garp_at = Some(at);
                 }
             }
         }
@@ -519,19 +525,23 @@ impl Instance {
     fn tracking(&mut self, delta: i32, fault: bool, now: MonoTime, out: &mut Vec<Action>) {
         self.track_delta = delta;
         self.track_fault = fault;
+        let old_down = self.master_down_nanos();
         self.priority = effective_priority(self.params.priority, delta);
         match (self.state, fault) {
             (State::Backup | State::Master, true) => {
                 self.enter(State::Fault, Reason::TrackFault, now, out);
             }
             (State::Fault, false) => self.enter(State::Backup, Reason::TrackRecovered, now, out),
-            (State::Master, false) => {
-                // Advertise the new priority at once: a better backup preempts sooner.
-                out.push(Action::SendAdvert {
-                    priority: self.priority,
-                });
-                self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
+            (State::Backup, false) => {
+                // keepalived (vrrp_set_effective_priority): the running master-down timer
+                // moves by the change of the skew time, so both ends agree on the deadline.
+                let new_down = self.master_down_nanos();
+                self.master_down_at = self
+                    .master_down_at
+                    .map(|t| MonoTime(t.0.saturating_add(new_down).saturating_sub(old_down)));
             }
+            // A master's new priority goes out with its next scheduled advert, as in
+            // keepalived: sending one early would move the takeover time of mixed clusters.
             _ => {}
         }
     }
@@ -550,6 +560,7 @@ impl Instance {
             out.push(Action::RemoveAddresses);
             self.advert_at = None;
             self.garp_at = None;
+            self.lower_prio_garp_at = None;
             self.refresh_at = None;
             self.master_adver_int = self.params.advert_int;
         }
@@ -570,8 +581,7 @@ impl Instance {
                 out.push(Action::SendGarp(GarpBurst::Takeover));
                 self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
                 if self.params.garp_master_delay_nanos > 0 {
-                    let at = now.add_nanos(self.params.garp_master_delay_nanos);
-                    self.garp_at = Some((at, GarpBurst::Takeover));
+                    self.garp_at = Some(now.add_nanos(self.params.garp_master_delay_nanos));
                 }
                 if self.params.garp_refresh_nanos > 0 {
                     self.refresh_at = Some(now.add_nanos(self.params.garp_refresh_nanos));

@@ -339,7 +339,8 @@ fn address_owner_wishing_master_starts_as_master_at_once() {
 
 #[test]
 fn failed_tracking_lowers_priority_and_a_better_backup_preempts() {
-    // The master at 100 loses 20 for a failed script: it advertises 80 at once.
+    // The master at 100 loses 20 for a failed script; as in keepalived the new priority
+    // goes out with its next scheduled advert.
     let mut m = started(params(2, 100, Centiseconds(100)));
     m.handle(Event::Timer, m.deadline().unwrap());
     let actions = m.handle(
@@ -349,8 +350,13 @@ fn failed_tracking_lowers_priority_and_a_better_backup_preempts() {
         },
         t(10 * SEC),
     );
-    assert_eq!(actions, vec![Action::SendAdvert { priority: 80 }]);
+    assert!(actions.is_empty());
     assert_eq!(m.priority(), 80);
+    let next = m.deadline().unwrap();
+    assert_eq!(
+        m.handle(Event::Timer, next),
+        vec![Action::SendAdvert { priority: 80 }]
+    );
     // The backup at 90 discards the 80 advert and takes over when its timer runs out.
     let mut b = started(params(2, 90, Centiseconds(100)));
     b.handle(advert(PEER, 100, Centiseconds(100)), t(9 * SEC));
@@ -521,15 +527,22 @@ fn reconfigure_keeps_a_backup_listening_and_tracking_applies_to_the_new_base() {
 }
 
 #[test]
-fn two_address_owners_meeting_one_steps_down_to_254() {
+fn two_address_owners_meeting_break_the_tie_on_the_address() {
     let mut p = params(2, 255, Centiseconds(100));
     p.wants_master = true;
     let mut i = Instance::new(p);
     i.handle(Event::Startup, t(0));
     assert_eq!(i.state(), State::Master);
-    i.handle(advert(PEER, 255, Centiseconds(100)), t(SEC));
+    // A lower address: we stay master and answer at once.
+    assert_eq!(
+        i.handle(advert(PEER, 255, Centiseconds(100)), t(SEC)),
+        vec![Action::SendAdvert { priority: 255 }]
+    );
+    assert_eq!(i.state(), State::Master);
+    // A higher address: we yield, keeping 255.
+    i.handle(advert(PEER_HIGH_ADDR, 255, Centiseconds(100)), t(2 * SEC));
     assert_eq!(i.state(), State::Backup);
-    assert_eq!(i.priority(), 254);
+    assert_eq!(i.priority(), 255);
 }
 
 /// Takeover time after the master's last advert, to the nanosecond, for a grid of versions,
@@ -660,4 +673,50 @@ fn sync_group_members_follow_to_master_and_back() {
             .is_empty()
     );
     assert_eq!(i.state(), State::Fault);
+}
+
+#[test]
+fn a_backup_s_priority_change_moves_its_running_timer_by_the_skew_change() {
+    // Backup at 100 listening to a 200 master at 1 s: deadline = last advert + 3 s + 156/256 s.
+    let mut i = started(params(2, 100, Centiseconds(100)));
+    i.handle(advert(PEER_HIGH_ADDR, 200, Centiseconds(100)), t(SEC));
+    assert_eq!(i.deadline(), Some(t(SEC + 3 * SEC + 156 * SEC / 256)));
+    // A script takes 20 off: skew becomes 176/256 s, the deadline moves by 20/256 s.
+    i.handle(
+        Event::Tracking {
+            delta: -20,
+            fault: false,
+        },
+        t(2 * SEC),
+    );
+    assert_eq!(i.deadline(), Some(t(SEC + 3 * SEC + 176 * SEC / 256)));
+}
+
+#[test]
+fn a_lower_priority_burst_never_cancels_the_second_takeover_burst() {
+    let mut p = params(3, 100, Centiseconds(100));
+    p.garp_master_delay_nanos = 5 * SEC;
+    p.garp_lower_prio = true;
+    p.garp_lower_prio_delay_nanos = 2 * SEC;
+    let mut i = started(p);
+    let t0 = i.deadline().unwrap();
+    i.handle(Event::Timer, t0);
+    i.handle(advert(PEER, 50, Centiseconds(100)), t0.add_nanos(SEC));
+    let mut bursts = Vec::new();
+    let mut now = t0;
+    while now < t0.add_nanos(6 * SEC) {
+        now = i.deadline().unwrap();
+        for a in i.handle(Event::Timer, now) {
+            if let Action::SendGarp(kind) = a {
+                bursts.push((now.nanos_since(t0), kind));
+            }
+        }
+    }
+    assert_eq!(
+        bursts,
+        [
+            (3 * SEC, GarpBurst::LowerPriority),
+            (5 * SEC, GarpBurst::Takeover)
+        ]
+    );
 }
