@@ -243,6 +243,8 @@ struct Running {
     v3_checksum: V3Checksum,
     /// The advert template (priority patched per send).
     advert: packet::Advert,
+    /// The VMAC interface this daemon created (`use_vmac`), deleted on the way out.
+    vmac: Option<Interface>,
     /// `last_seen_ns` of the newest advert fed to the state machine.
     fed_ns: u64,
     /// The tracking result last given to the state machine.
@@ -258,8 +260,11 @@ struct Running {
 /// A virtual address as the edges need it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Vip {
-    /// The interface it lives on (`dev`, else the instance's).
+    /// The interface it lives on (`dev`, else the instance's, or its VMAC).
     ifindex: u32,
+    /// Where the XDP program sees requests for it: the VMAC's base interface for a VMAC
+    /// address, else `ifindex`.
+    xdp_ifindex: u32,
     /// Its name.
     ifname: String,
     addr: IpAddr,
@@ -427,6 +432,9 @@ impl Daemon {
             let actions = r.fsm.handle(Event::Shutdown, now);
             execute(&mut r, actions, &mut self.edges()).await;
             let _ = self.dataplane.remove_instance(&r.key);
+            if let Some(v) = &r.vmac {
+                let _ = self.netlink.delete_link(v.index).await;
+            }
             tokio::spawn(r.notifier.finish(Duration::from_secs(1)));
         }
         // 3. Kept instances take their new parameters without leaving their state.
@@ -938,6 +946,11 @@ impl Daemon {
             debug!(counter = name, count, "XDP counter");
         }
         for r in self.running {
+            if let Some(v) = &r.vmac
+                && let Err(e) = self.netlink.delete_link(v.index).await
+            {
+                warn!(vmac = %v.name, error = %format!("{e:#}"), "VMAC interface not deleted");
+            }
             r.notifier.finish(Duration::from_secs(1)).await;
         }
         for fifo in self.fifos {
@@ -1018,8 +1031,44 @@ async fn setup_instance(
     netlink: &Netlink,
     dataplane: &mut Dataplane,
 ) -> Result<Running> {
-    let iface = netlink.interface(&inst.interface).await?;
-    let vips = resolve_vips(inst, &iface, netlink).await?;
+    let base = netlink.interface(&inst.interface).await?;
+    // use_vmac: the addresses (and, unless vmac_xmit_base, the adverts and GARPs) live on a
+    // macvlan with the RFC virtual MAC, so the MAC clients learn never changes on failover.
+    let vmac = match &inst.vmac {
+        Some(v) => {
+            let name = v
+                .ifname
+                .clone()
+                .unwrap_or_else(|| format!("vrrp.{}", inst.vrid));
+            let mac = v.mac.as_deref().and_then(parse_mac).unwrap_or([
+                0,
+                0,
+                0x5e,
+                0,
+                if is_v6(inst) { 2 } else { 1 },
+                inst.vrid,
+            ]);
+            let vmac = netlink.create_vmac(&name, base.index, mac).await?;
+            // The base interface must not answer ARP for the VIPs with its own MAC, nor
+            // announce them as source of its ARP requests: clients would learn the base MAC
+            // instead of the VMAC (keepalived sets the same).
+            for (key, value) in [
+                ("arp_ignore", "1"),
+                ("arp_filter", "1"),
+                ("arp_announce", "2"),
+            ] {
+                crate::net::addresses::set_sysctl(&base.name, key, value);
+            }
+            info!(instance = %inst.name, vmac = %name, "VMAC interface created");
+            Some((vmac, v.xmit_base))
+        }
+        None => None,
+    };
+    let iface = match &vmac {
+        Some((v, false)) => v.clone(),
+        _ => base.clone(),
+    };
+    let vips = resolve_vips(inst, &base, vmac.as_ref().map(|v| &v.0), netlink).await?;
     let vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
     // A crashed run may have left our addresses behind: start clean (keepalived does too).
     for vip in &vips {
@@ -1027,7 +1076,7 @@ async fn setup_instance(
             warn!(instance = %inst.name, addr = %vip.addr, "removed a virtual address left by an earlier run");
         }
     }
-    let primary = primary_address(inst, &iface, &vip_addrs, netlink)
+    let primary = primary_address(inst, &base, &vip_addrs, netlink)
         .await
         .with_context(|| format!("instance {}: interface {}", inst.name, inst.interface))?;
     let socket = AdvertSocket::open(
@@ -1044,7 +1093,7 @@ async fn setup_instance(
         None
     };
     let family = if is_v6(inst) { FAMILY_V6 } else { FAMILY_V4 };
-    let key = InstanceKey::new(iface.index, inst.vrid, family);
+    let key = InstanceKey::new(base.index, inst.vrid, family);
     let (map_entry, advert) = wire_settings(inst)?;
     dataplane.add_instance(key, map_entry)?;
     dataplane.set_unicast_peers(key, &unicast_peers(inst))?;
@@ -1066,6 +1115,7 @@ async fn setup_instance(
         notifier: Notifier::new(inst, notify_as),
         vips,
         advert,
+        vmac: vmac.map(|(v, _)| v),
         fed_ns: 0,
         tracking: None,
         stats: InstanceStats {
@@ -1085,7 +1135,8 @@ async fn reconfigure(
     edges: &mut Edges<'_>,
 ) -> Result<()> {
     let netlink = edges.netlink;
-    let vips = resolve_vips(new, &r.iface, netlink).await?;
+    let base = netlink.interface(&new.interface).await?;
+    let vips = resolve_vips(new, &base, r.vmac.as_ref(), netlink).await?;
     let (map_entry, advert) = wire_settings(new)?;
     edges.dataplane.add_instance(r.key, map_entry)?;
     edges
@@ -1095,13 +1146,13 @@ async fn reconfigure(
         // Apply the address list as a diff: nothing that stays is touched.
         let silence = max_silence_nanos(new);
         for old in r.vips.iter().filter(|v| !vips.contains(v)) {
-            let _ = edges.dataplane.remove_vip(old.ifindex, old.addr);
+            let _ = edges.dataplane.remove_vip(old.xdp_ifindex, old.addr);
             netlink.remove_address(old.ifindex, old.addr).await?;
         }
         for add in vips.iter().filter(|v| !r.vips.contains(v)) {
             edges
                 .dataplane
-                .add_vip(add.ifindex, add.addr, add.mac, silence)?;
+                .add_vip(add.xdp_ifindex, add.addr, add.mac, silence)?;
             netlink
                 .add_address(add.ifindex, add.addr, add.prefix_len)
                 .await?;
@@ -1132,10 +1183,12 @@ async fn reconfigure(
     Ok(())
 }
 
-/// Each moved address with its interface (`dev` resolved) and that interface's MAC.
+/// Each moved address with its interface (`dev` resolved, else the VMAC, else the
+/// instance's interface) and the MAC to answer with.
 async fn resolve_vips(
     inst: &VrrpInstance,
     iface: &Interface,
+    vmac: Option<&Interface>,
     netlink: &Netlink,
 ) -> Result<Vec<Vip>> {
     let mut vips = Vec::new();
@@ -1144,15 +1197,17 @@ async fn resolve_vips(
         .iter()
         .chain(&inst.virtual_addresses_excluded)
     {
-        let (ifindex, ifname, mac) = match &vip.dev {
-            Some(dev) if *dev != inst.interface => {
+        let (ifindex, xdp_ifindex, ifname, mac) = match (&vip.dev, vmac) {
+            (Some(dev), _) if *dev != inst.interface => {
                 let other = netlink.interface(dev).await?;
-                (other.index, other.name, other.mac)
+                (other.index, other.index, other.name, other.mac)
             }
-            _ => (iface.index, iface.name.clone(), iface.mac),
+            (_, Some(v)) => (v.index, iface.index, v.name.clone(), v.mac),
+            _ => (iface.index, iface.index, iface.name.clone(), iface.mac),
         };
         vips.push(Vip {
             ifindex,
+            xdp_ifindex,
             ifname,
             addr: vip.addr,
             prefix_len: vip.prefix_len,
@@ -1235,6 +1290,16 @@ fn v3_checksum(inst: &VrrpInstance) -> V3Checksum {
     } else {
         V3Checksum::PseudoHeader
     }
+}
+
+/// `00:00:5e:00:01:33` → bytes.
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 /// What the crash guardian must do if the daemon dies while `r` is master: send its
@@ -1370,9 +1435,10 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 // the address.
                 let silence = max_silence_nanos(&r.config);
                 for vip in &r.vips {
-                    if let Err(e) = edges
-                        .dataplane
-                        .add_vip(vip.ifindex, vip.addr, vip.mac, silence)
+                    if let Err(e) =
+                        edges
+                            .dataplane
+                            .add_vip(vip.xdp_ifindex, vip.addr, vip.mac, silence)
                     {
                         warn!(instance = %r.config.name, error = %format!("{e:#}"), "XDP responder not told about a virtual address");
                     }
@@ -1391,7 +1457,7 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                     });
                 }
                 for vip in &r.vips {
-                    let _ = edges.dataplane.remove_vip(vip.ifindex, vip.addr);
+                    let _ = edges.dataplane.remove_vip(vip.xdp_ifindex, vip.addr);
                     if let Err(e) = netlink.remove_address(vip.ifindex, vip.addr).await {
                         error!(instance = %r.config.name, error = %e, "removing a virtual address");
                     }

@@ -1484,7 +1484,7 @@ fn auth_type_ah_is_rejected() {
 
 #[test]
 fn notes_warnings_and_errors_are_told_apart() {
-    let text = instance("    use_vmac\n    priorty 5\n    advert_int 1.5");
+    let text = instance("    use_vmac_addr\n    priorty 5\n    advert_int 1.5");
     let loaded = ok(&text);
     let kinds: Vec<(u32, Severity)> = loaded
         .warnings
@@ -1501,7 +1501,7 @@ fn notes_warnings_and_errors_are_told_apart() {
     );
     assert_eq!(
         warnings(&text)[0],
-        "keepalived.conf:5:5: `use_vmac` is accepted, not acted on: the addresses go on the \
+        "keepalived.conf:5:5: `use_vmac_addr` is accepted, not acted on: the addresses go on the \
          interface itself, not on a VMAC"
     );
 }

@@ -538,9 +538,19 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(VrrpInstance, "notify", Acted, ""),
     kw(VrrpInstance, "garp_master_delay", Acted, ""),
     kw(VrrpInstance, "garp_master_repeat", Acted, ""),
-    kw(VrrpInstance, "use_vmac", AcceptedNotActed, VMAC_NOTE),
+    kw(
+        VrrpInstance,
+        "use_vmac",
+        Acted,
+        "a macvlan with the RFC virtual MAC carries the addresses, adverts and GARPs",
+    ),
     kw(VrrpInstance, "use_vmac_addr", AcceptedNotActed, VMAC_NOTE),
-    kw(VrrpInstance, "vmac_xmit_base", AcceptedNotActed, VMAC_NOTE),
+    kw(
+        VrrpInstance,
+        "vmac_xmit_base",
+        Acted,
+        "adverts go out on the base interface; the VMAC holds the addresses",
+    ),
     kw(
         VrrpInstance,
         "use_ipvlan",
@@ -953,7 +963,6 @@ mod tests {
             assert_eq!(lookup(block, name).map(|k| k.status), Some(Acted), "{name}");
         }
         for (block, name) in [
-            (VrrpInstance, "use_vmac"),
             (VrrpInstance, "virtual_routes"),
             (GlobalDefs, "smtp_server"),
         ] {
@@ -988,8 +997,8 @@ mod tests {
         );
         assert!(md.contains("| `priority` | acted on |  |\n"));
         assert!(md.contains(
-            "| `use_vmac` | accepted, not acted on | the addresses go on the interface itself, \
-             not on a VMAC |\n"
+            "| `use_vmac_addr` | accepted, not acted on | the addresses go on the interface \
+             itself, not on a VMAC |\n"
         ));
         assert!(md.ends_with("|\n"));
     }

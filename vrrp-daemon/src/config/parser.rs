@@ -2123,10 +2123,10 @@ vrrp_script chk {
     #[test]
     fn known_but_unsupported_keywords_warn() {
         assert_eq!(
-            warnings(&instance("    use_vmac\n    accept")),
+            warnings(&instance("    use_vmac_addr\n    accept")),
             vec![
-                "keepalived.conf:5:5: `use_vmac` is accepted, not acted on: the addresses go on \
-                 the interface itself, not on a VMAC",
+                "keepalived.conf:5:5: `use_vmac_addr` is accepted, not acted on: the addresses \
+                 go on the interface itself, not on a VMAC",
                 "keepalived.conf:6:5: `accept` is accepted, not acted on",
             ]
         );

@@ -7,7 +7,7 @@ use rtnetlink::{
     Handle,
     packet_route::{
         address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
-        link::{LinkAttribute, LinkInfo, LinkXdp},
+        link::{LinkAttribute, LinkInfo, LinkXdp, MacVlanMode},
     },
 };
 
@@ -135,6 +135,39 @@ impl Netlink {
         Ok(None)
     }
 
+    /// Create the macvlan `name` on `base` with hardware address `mac` (private mode, up),
+    /// replacing a leftover of the same name: keepalived's `use_vmac`. ARP on it answers
+    /// only for its own addresses and reverse-path filtering is off, as keepalived sets it.
+    pub async fn create_vmac(&self, name: &str, base: u32, mac: [u8; 6]) -> Result<Interface> {
+        if let Ok(old) = self.interface(name).await {
+            self.delete_link(old.index).await?;
+        }
+        let message = rtnetlink::LinkMacVlan::new(name, base, MacVlanMode::Private)
+            .address(mac.to_vec())
+            .up()
+            .build();
+        self.handle
+            .link()
+            .add(message)
+            .execute()
+            .await
+            .with_context(|| format!("creating the VMAC interface {name}"))?;
+        for (key, value) in [("arp_ignore", "1"), ("arp_filter", "1"), ("rp_filter", "0")] {
+            set_sysctl(name, key, value);
+        }
+        self.interface(name).await
+    }
+
+    /// Delete a link (the VMAC on the way out).
+    pub async fn delete_link(&self, index: u32) -> Result<()> {
+        self.handle
+            .link()
+            .del(index)
+            .execute()
+            .await
+            .context("deleting a link")
+    }
+
     /// Whether `addr` is configured on the interface.
     pub async fn has_address(&self, index: u32, addr: IpAddr) -> Result<bool> {
         Ok(self
@@ -176,6 +209,18 @@ impl Netlink {
         }
         Ok(removed)
     }
+}
+
+/// Set `net.ipv4.conf.IFACE.KEY`, returning the previous value (to restore it later).
+pub fn set_sysctl(iface: &str, key: &str, value: &str) -> Option<String> {
+    let path = format!("/proc/sys/net/ipv4/conf/{iface}/{key}");
+    let old = std::fs::read_to_string(&path)
+        .ok()
+        .map(|v| v.trim().to_string());
+    if let Err(e) = std::fs::write(&path, value) {
+        tracing::warn!(path, error = %e, "sysctl not set");
+    }
+    old
 }
 
 fn address_of(msg: &AddressMessage) -> Option<IpAddr> {

@@ -55,7 +55,9 @@ impl AdvertSocket {
                 socket.set_multicast_ttl_v4(u32::from(VRRP_TTL))?;
                 socket.set_ttl_v4(unicast_ttl)?;
                 socket.set_multicast_loop_v4(false)?;
-                socket.set_multicast_if_v4(&src)?;
+                // No IP_MULTICAST_IF by address: SO_BINDTODEVICE already picks the interface,
+                // and the source address may live on another one (a VMAC sends with its
+                // base interface's address), which IP_MULTICAST_IF would refuse.
                 socket
                     .join_multicast_v4_n(
                         &Ipv4Addr::from(VRRP_MCAST_V4),
