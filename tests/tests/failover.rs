@@ -130,7 +130,8 @@ fn failover_scenario(t: &Timers, port: u16) {
     let backup_cfg = seed_config(t, "BACKUP", 90, "");
     let d1 = lab.spawn_daemon(1, &master_cfg, &[]).expect("node1 daemon");
     let d2 = lab.spawn_daemon(2, &backup_cfg, &[]).expect("node2 daemon");
-    let election = t.master_down + Duration::from_secs(2);
+    // Start-up (loading and verifying the XDP program) plus the master-down interval.
+    let election = t.master_down + Duration::from_secs(8);
     settle_on(&lab, 1, election, 3 * t.backup_down / 2);
 
     let probe = lab.start_probe(VIP, port).expect("probe");

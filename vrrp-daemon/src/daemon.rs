@@ -57,11 +57,16 @@ pub struct Options {
     pub consume_adverts: bool,
     /// The status socket (`vrrp-daemon status`).
     pub control_socket: PathBuf,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
 /// SIGTERM / SIGINT. SIGHUP reloads `path`.
 pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> {
+    // An old kernel is refused by version and missing feature before anything is touched.
+    let kernel = crate::dataplane::kernel::check()?;
+    tracing::info!(%kernel, "kernel has BPF ring buffers and bpf_link XDP");
     let netlink = Netlink::connect()?;
     let mut dataplane = Dataplane::load()?;
     let ring = dataplane
@@ -96,7 +101,12 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         },
     };
     let (requests_tx, mut requests) = mpsc::channel::<oneshot::Sender<Snapshot>>(16);
-    let _control = control::server::spawn(&daemon.options.control_socket, requests_tx).await?;
+    let _control =
+        control::server::spawn(&daemon.options.control_socket, requests_tx.clone()).await?;
+    let metrics = match daemon.options.metrics_listen {
+        Some(addr) => Some(control::metrics::spawn(addr, requests_tx).await?),
+        None => None,
+    };
     let (link_tx, mut link_changes) = mpsc::unbounded_channel();
     spawn_link_monitor(link_tx)?;
     daemon.dataplane.heartbeat(mono_now().0)?;
@@ -150,6 +160,9 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
                 daemon.on_deadlines().await;
             }
         }
+    }
+    if let Some(task) = metrics {
+        task.abort();
     }
     daemon.shutdown().await;
     Ok(())

@@ -70,6 +70,9 @@ enum Command {
         /// Unix socket `vrrp-daemon status` talks to (mode 0600, root only).
         #[arg(long, default_value = vrrp_daemon::control::server::DEFAULT_SOCKET)]
         control_socket: PathBuf,
+        /// Serve Prometheus metrics on ADDR:PORT (`/metrics`); off by default.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
         /// Drop valid VRRP adverts in XDP once recorded, instead of passing them to the
         /// stack (saves work on busy hosts; `tcpdump` no longer shows them).
         #[arg(long)]
@@ -310,6 +313,7 @@ fn main() -> ExitCode {
             log_level,
             consume_adverts,
             control_socket,
+            metrics_listen,
         } => {
             let filter = EnvFilter::try_from_default_env()
                 .or_else(|_| EnvFilter::try_new(&log_level))
@@ -341,6 +345,7 @@ fn main() -> ExitCode {
                 daemon::Options {
                     consume_adverts,
                     control_socket,
+                    metrics_listen,
                 },
             )) {
                 Ok(()) => ExitCode::SUCCESS,

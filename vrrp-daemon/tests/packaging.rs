@@ -4,7 +4,10 @@
 use std::process::Command;
 
 fn unit() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../packaging/vrrp-daemon.service");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/vrrp-daemon.service"
+    );
     std::fs::read_to_string(path).expect("packaging/vrrp-daemon.service")
 }
 
@@ -25,13 +28,20 @@ fn the_unit_declares_readiness_reload_restart_and_capabilities() {
         .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
         .expect("a capability bounding set");
     for cap in ["CAP_BPF", "CAP_NET_ADMIN", "CAP_NET_RAW"] {
-        assert!(caps.split_whitespace().any(|c| c == cap), "{cap} missing: {caps}");
+        assert!(
+            caps.split_whitespace().any(|c| c == cap),
+            "{cap} missing: {caps}"
+        );
     }
 }
 
 #[test]
 fn systemd_analyze_accepts_the_unit() {
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: systemd-analyze is not installed");
         return;
     }
@@ -41,7 +51,10 @@ fn systemd_analyze_accepts_the_unit() {
     let path = dir.join("vrrp-daemon.service");
     std::fs::write(
         &path,
-        unit().replace("/usr/local/sbin/vrrp-daemon", env!("CARGO_BIN_EXE_vrrp-daemon")),
+        unit().replace(
+            "/usr/local/sbin/vrrp-daemon",
+            env!("CARGO_BIN_EXE_vrrp-daemon"),
+        ),
     )
     .unwrap();
     let out = Command::new("systemd-analyze")
