@@ -442,8 +442,25 @@ impl Daemon {
             });
         for mut r in removed {
             info!(instance = %r.config.name, "instance removed from the configuration");
-            let actions = r.fsm.handle(Event::Shutdown, now);
+            // Resign and release as on a stop, but report FAULT (or DELETED with
+            // notify_deleted) rather than STOP, as keepalived does.
+            let actions: Vec<Action> = r
+                .fsm
+                .handle(Event::Shutdown, now)
+                .into_iter()
+                .filter(|a| !matches!(a, Action::Notify { .. }))
+                .collect();
             execute(&mut r, actions, &mut self.edges()).await;
+            let priority = r.fsm.priority();
+            r.notifier.notify_removed(priority);
+            let line = format!(
+                "INSTANCE \"{}\" {} {priority}\n",
+                r.config.name,
+                r.notifier.removal_state()
+            );
+            for fifo in &mut self.fifos {
+                fifo.write_line(&line);
+            }
             let _ = self.dataplane.remove_instance(&r.key);
             if let Some(v) = &r.vmac {
                 let _ = self.netlink.delete_link(v.index).await;

@@ -29,6 +29,9 @@ struct Scripts {
     fault: Option<String>,
     stop: Option<String>,
     generic: Option<String>,
+    /// `notify_deleted`: report DELETED instead of FAULT on removal.
+    deleted: bool,
+    deleted_script: Option<String>,
 }
 
 impl Notifier {
@@ -52,6 +55,8 @@ impl Notifier {
                 fault: instance.notify_fault.clone(),
                 stop: instance.notify_stop.clone(),
                 generic: instance.notify.clone(),
+                deleted: instance.notify_deleted,
+                deleted_script: instance.notify_deleted_script.clone(),
             },
         }
     }
@@ -85,6 +90,48 @@ impl Notifier {
             out.push(argv);
         }
         out
+    }
+
+    /// The argv lists to run when a reload removes the instance: as keepalived, FAULT
+    /// (`notify_fault`, generic `notify ... FAULT`), or with `notify_deleted` the DELETED
+    /// report (its own script if given, generic `notify ... DELETED`).
+    pub fn removal_commands(&self, priority: u8) -> Vec<Vec<String>> {
+        let s = &self.scripts;
+        if !s.deleted {
+            return self.commands(State::Fault, priority);
+        }
+        let mut out = Vec::new();
+        if let Some(line) = &s.deleted_script {
+            out.push(split_command(line));
+        }
+        if let Some(line) = &s.generic {
+            let mut argv = split_command(line);
+            argv.extend([
+                "INSTANCE".to_string(),
+                s.name.clone(),
+                "DELETED".to_string(),
+                priority.to_string(),
+            ]);
+            out.push(argv);
+        }
+        out
+    }
+
+    /// The state word of the removal report (FIFO line, logs).
+    pub fn removal_state(&self) -> &'static str {
+        if self.scripts.deleted {
+            "DELETED"
+        } else {
+            "FAULT"
+        }
+    }
+
+    /// Queue the removal scripts ([`Notifier::removal_commands`]).
+    pub fn notify_removed(&self, priority: u8) {
+        let commands = self.removal_commands(priority);
+        if !commands.is_empty() {
+            let _ = self.queue.send(commands);
+        }
     }
 
     /// Queue the scripts for entering `state`.
@@ -216,6 +263,43 @@ impl Fifo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn instance(extra: &str) -> crate::config::VrrpInstance {
+        let text = format!(
+            "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 1\n notify_fault /bin/f\n notify \"/bin/n x\"\n{extra} virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n"
+        );
+        crate::config::parse_str(&text, std::path::Path::new("t.conf"))
+            .unwrap()
+            .config
+            .instances
+            .remove(0)
+    }
+
+    #[tokio::test]
+    async fn removal_reports_fault_or_deleted_with_keepalived_arguments() {
+        let n = Notifier::new(&instance(""), RunAs::ROOT);
+        assert_eq!(
+            n.removal_commands(100),
+            vec![
+                vec!["/bin/f".to_string()],
+                ["/bin/n", "x", "INSTANCE", "VI_1", "FAULT", "100"]
+                    .map(String::from)
+                    .to_vec(),
+            ]
+        );
+        assert_eq!(n.removal_state(), "FAULT");
+        let d = Notifier::new(&instance(" notify_deleted /bin/d\n"), RunAs::ROOT);
+        assert_eq!(
+            d.removal_commands(90),
+            vec![
+                vec!["/bin/d".to_string()],
+                ["/bin/n", "x", "INSTANCE", "VI_1", "DELETED", "90"]
+                    .map(String::from)
+                    .to_vec(),
+            ]
+        );
+        assert_eq!(d.removal_state(), "DELETED");
+    }
 
     #[test]
     fn fifo_lines_follow_keepalived() {

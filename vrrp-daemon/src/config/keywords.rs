@@ -652,8 +652,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         VrrpInstance,
         "notify_deleted",
-        AcceptedNotActed,
-        "DELETED is not reported",
+        Acted,
+        "a reload that removes the instance reports DELETED instead of FAULT",
     ),
     kw(
         VrrpInstance,
