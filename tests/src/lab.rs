@@ -17,8 +17,11 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use crate::capture::Capture;
 use crate::cmd;
 use crate::daemon::{self, DaemonHandle, DaemonKind};
+use crate::flood::Flood;
+use crate::impair::ImpairedLink;
 use crate::netns::{self, SpawnOpts};
 use crate::probe::Probe;
+use crate::vipwatch::VipWatch;
 
 /// A lab's temp dir holding this file is kept by the stale sweep (see `VRRPT_KEEP`).
 pub(crate) const KEEP_MARKER: &str = "keep";
@@ -396,6 +399,112 @@ impl Lab {
         ipn(&self.switch_ns, &["link", "set", &self.port(host), state]).map(drop)
     }
 
+    /// Isolates `host`'s bridge port (`bridge link set dev PORT isolated on`) or ends
+    /// that. Isolated ports cannot reach each other but still reach every other port, so
+    /// isolating two nodes splits them while the client keeps talking to both: the
+    /// partition that makes two masters. Healing is `false`.
+    pub fn set_isolated(&self, host: impl Into<Host>, isolated: bool) -> Result<()> {
+        let host = host.into();
+        ensure!(
+            host != Host::Switch,
+            "set_isolated: pick a node or the client"
+        );
+        self.try_ns(host)?;
+        let state = if isolated { "on" } else { "off" };
+        let mut c = netns::command(
+            &self.switch_ns,
+            "bridge",
+            SpawnOpts {
+                die_with_parent: true,
+            },
+        )?;
+        c.args(["link", "set", "dev", &self.port(host), "isolated", state]);
+        cmd::run_ok(c, EXEC_TIMEOUT).map(drop)
+    }
+
+    /// Puts a user-space relay on `host`'s link that can lose, delay, jitter or filter
+    /// frames in either direction (netem, which these kernels lack; see
+    /// [`ImpairedLink`]). It starts as a plain pass-through; change it with
+    /// [`ImpairedLink::set`]. Dropping the handle plugs the host back as before.
+    pub fn impair_link(&self, host: impl Into<Host>) -> Result<ImpairedLink> {
+        let host = host.into();
+        ensure!(
+            host != Host::Switch,
+            "impair_link: pick a node or the client"
+        );
+        self.try_ns(host)?;
+        ImpairedLink::start(host.to_string(), &self.switch_ns, &self.port(host))
+    }
+
+    /// Starts `threads` threads in `from`'s namespace that send UDP datagrams of
+    /// `payload` bytes to `dst`:`port` back to back, as fast as they can, for at most
+    /// `max` (the flood stops by itself then, and when the handle is dropped). Aim it at
+    /// a lab address only.
+    pub fn start_flood(
+        &self,
+        from: impl Into<Host>,
+        dst: Ipv4Addr,
+        port: u16,
+        threads: usize,
+        payload: usize,
+        max: Duration,
+    ) -> Result<Flood> {
+        let ns = self.try_ns(from.into())?;
+        Flood::start(
+            ns,
+            std::net::SocketAddrV4::new(dst, port),
+            threads,
+            payload,
+            max,
+        )
+    }
+
+    /// `host`'s `eth0` MAC address, lower case (as `ip` and tcpdump print it).
+    pub fn mac(&self, host: impl Into<Host>) -> Result<String> {
+        let host = host.into();
+        let out = self.exec_ok(host, &["ip", "-o", "link", "show", "dev", "eth0"])?;
+        let mut words = out.split_whitespace();
+        while let Some(w) = words.next() {
+            if w == "link/ether" {
+                return words
+                    .next()
+                    .map(str::to_lowercase)
+                    .ok_or_else(|| anyhow!("{host}: no MAC in {out:?}"));
+            }
+        }
+        bail!("{host}: no MAC in {out:?}")
+    }
+
+    /// The link-layer address `host`'s neighbour table holds for `addr` (e.g. where the
+    /// client sends traffic for the VIP), with the entry's state; `None` if there is no
+    /// entry or it has no address (INCOMPLETE, FAILED).
+    pub fn neigh(&self, host: impl Into<Host>, addr: &str) -> Result<Option<(String, String)>> {
+        let out = self.exec_ok(host, &["ip", "neigh", "show", addr, "dev", "eth0"])?;
+        let words: Vec<&str> = out.split_whitespace().collect();
+        let Some(i) = words.iter().position(|w| *w == "lladdr") else {
+            return Ok(None);
+        };
+        let mac = words.get(i + 1).map(|m| m.to_lowercase());
+        let state = words.last().map(|s| s.to_string()).unwrap_or_default();
+        Ok(mac.map(|m| (m, state)))
+    }
+
+    /// Starts watching which nodes hold `vip`, from the kernel's address notifications
+    /// (see [`VipWatch`]): exact times, nothing missed.
+    pub fn watch_vip(&self, vip: &str) -> Result<VipWatch> {
+        let vip: IpAddr = vip
+            .parse()
+            .with_context(|| format!("{vip:?} is not an IP address"))?;
+        let nodes: Vec<(usize, String)> = self
+            .node_ns
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, ns)| (i + 1, ns))
+            .collect();
+        VipWatch::start(&nodes, vip)
+    }
+
     /// The daemon binary [`Lab::spawn_daemon`] runs: the builder's choice, else
     /// `$VRRP_DAEMON_BIN`, else `<workspace>/target/debug/vrrp-daemon`.
     pub fn daemon_bin(&self) -> Result<PathBuf> {
@@ -640,9 +749,10 @@ impl Lab {
         Probe::start(&nodes, client, vip, port, max)
     }
 
-    /// Starts `tcpdump -i IFACE -U -s 0 -w FILE FILTER...` inside `host`'s namespace
-    /// (e.g. `Host::Switch`, `"br0"`, `&["vrrp", "or", "arp"]` for all the lab's adverts
-    /// and ARP) and waits until it is capturing. The file is `name.pcap` in the lab dir.
+    /// Starts `tcpdump -i IFACE --immediate-mode -U -s 0 -w FILE FILTER...` inside
+    /// `host`'s namespace (e.g. `Host::Switch`, `"br0"`, `&["vrrp", "or", "arp"]` for all
+    /// the lab's adverts and ARP) and waits until it is capturing. The file is
+    /// `name.pcap` in the lab dir.
     pub fn start_capture(
         &self,
         host: impl Into<Host>,
@@ -662,7 +772,9 @@ impl Lab {
                 die_with_parent: false,
             },
         )?;
-        c.args(["-i", iface, "-U", "-s", "0", "-n", "-w"])
+        // --immediate-mode: packets reach tcpdump (and the file) as they arrive, not a
+        // buffer block later; otherwise the last second of a capture is lost at SIGINT.
+        c.args(["-i", iface, "--immediate-mode", "-U", "-s", "0", "-n", "-w"])
             .arg(&path)
             .args(filter)
             .stdin(Stdio::null())

@@ -9,7 +9,18 @@
 //!
 //! Besides this project's daemon ([`Lab::spawn_daemon`]), a lab runs the real keepalived
 //! ([`Lab::spawn_keepalived`]) for interop tests, and captures traffic
-//! ([`Lab::start_capture`]) for checking adverts with tcpdump or tshark.
+//! ([`Lab::start_capture`]) for checking adverts with tcpdump or tshark
+//! ([`Capture::vrrp_adverts`], [`dual_advertising`]).
+//!
+//! For fault tests it also breaks things on purpose and measures the result:
+//! - [`Lab::watch_vip`]: who holds the VIP, from the kernel's address notifications, to
+//!   the microsecond ([`VipTimeline::multi_holder_windows`]: two masters);
+//! - [`Lab::impair_link`]: loss, delay and jitter, or dropping VRRP or everything, on one
+//!   host's link, per direction (a user-space netem: these kernels have no `sch_netem`);
+//! - [`Lab::set_isolated`]: a partition between nodes that keeps the client connected;
+//! - [`Lab::set_link`]: the cable pulled;
+//! - [`Lab::start_flood`]: foreign traffic as fast as the machine allows, bounded;
+//! - [`Lab::mac`], [`Lab::neigh`]: where a host's neighbour entry for the VIP points.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -30,22 +41,34 @@
 //! # }
 //! ```
 
+pub mod bench;
 mod capture;
 mod cmd;
 mod daemon;
+mod flood;
+mod impair;
 mod lab;
 mod netns;
 mod probe;
+mod takeover;
+mod vipwatch;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-pub use capture::Capture;
+pub use capture::{Capture, CapturedFrame, WireAdvert, advertising_runs, dual_advertising};
 pub use daemon::{DaemonHandle, DaemonKind, keepalived_stat};
+pub use flood::{Flood, FloodReport};
+pub use impair::{Direction, ImpairedLink, Impairment, RelayStats};
 pub use lab::{Host, Lab, LabBuilder, keepalived_bin};
 pub use netns::PREFIX;
 pub use probe::{OwnerChange, Probe, ProbeReply, ProbeReport};
+pub use takeover::{
+    Takeover, epoch_secs, master_down_v2, master_down_v3, skew_v2, skew_v3,
+    takeover_after_priority_zero, takeover_after_silence,
+};
+pub use vipwatch::{VipEvent, VipTimeline, VipWatch};
 
 /// Polls `cond` every `poll` until it returns true and returns how long that took, or
 /// fails after `timeout`; `cond` is checked at least once and once more at the deadline.

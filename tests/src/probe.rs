@@ -163,6 +163,26 @@ impl ProbeReport {
         answered.dedup();
         self.sent.saturating_sub(answered.len() as u64)
     }
+
+    /// The longest time without a reply that overlaps `[from, to]` (instants the test
+    /// recorded, e.g. a kill and a moment after the takeover): from the last reply before
+    /// the outage to the first one after it, so a failover's gap is measured in full even
+    /// though it began a little before `from`. Replies end at the probe's end, and a gap
+    /// still open there runs to it.
+    pub fn gap_around(&self, from: Instant, to: Instant) -> Duration {
+        let (from, to) = (self.since_start(from), self.since_start(to));
+        let mut edges = Vec::with_capacity(self.replies.len() + 2);
+        edges.push(Duration::ZERO);
+        edges.extend(self.replies.iter().map(|r| r.received_at));
+        edges.push(self.duration.max(edges.last().copied().unwrap_or_default()));
+        edges.sort_unstable();
+        edges
+            .windows(2)
+            .filter(|w| w[1] >= from && w[0] <= to)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default()
+    }
 }
 
 impl std::fmt::Display for ProbeReport {
@@ -485,6 +505,30 @@ mod tests {
         assert_eq!(r.owner_at(Duration::from_millis(40)), Some(1));
         assert_eq!(r.nodes_seen(), vec![2, 1]);
         assert_eq!(r.lost(), 95);
+    }
+
+    #[test]
+    fn gap_around_a_window() {
+        let s = Samples {
+            duration: Duration::from_millis(100),
+            sent: 100,
+            send_errors: 0,
+            replies: vec![
+                reply(1, 1),
+                reply(2, 1),
+                reply(40, 2),
+                reply(41, 2),
+                reply(99, 2),
+            ],
+        };
+        let t0 = Instant::now();
+        let r = ProbeReport::new(t0, s);
+        let at = |ms| t0 + Duration::from_millis(ms);
+        // The outage 2..40 overlaps a window starting at 10.
+        assert_eq!(r.gap_around(at(10), at(20)), Duration::from_millis(38));
+        // 41..99 is longer but outside 0..30.
+        assert_eq!(r.gap_around(at(0), at(30)), Duration::from_millis(38));
+        assert_eq!(r.gap_around(at(50), at(60)), Duration::from_millis(58));
     }
 
     #[test]

@@ -443,3 +443,138 @@ fn stale_labs_of_dead_processes_are_swept() -> Result<()> {
     assert!(!stale_dir.exists());
     Ok(())
 }
+
+#[test]
+fn vip_watch_sees_every_change_with_its_time() -> Result<()> {
+    require_root!();
+    let lab = Lab::builder().nodes(2).client(false).build()?;
+    lab.exec_ok(1, &["ip", "addr", "add", "10.0.0.77/32", "dev", "eth0"])?;
+    let watch = lab.watch_vip("10.0.0.77")?;
+    ensure!(
+        watch.holders() == [1],
+        "initial holders {:?}",
+        watch.holders()
+    );
+    let added = std::time::Instant::now();
+    lab.exec_ok(2, &["ip", "addr", "add", "10.0.0.77/32", "dev", "eth0"])?;
+    let seen = watch.wait(Duration::from_secs(2), |h| h == [1, 2])?;
+    ensure!(seen >= added, "event time before the change");
+    // A blink shorter than any poll: add and remove in one shell.
+    lab.sh_ok(
+        1,
+        "ip addr del 10.0.0.77/32 dev eth0 && ip addr add 10.0.0.77/32 dev eth0",
+    )?;
+    lab.exec_ok(2, &["ip", "addr", "del", "10.0.0.77/32", "dev", "eth0"])?;
+    watch.wait(Duration::from_secs(2), |h| h == [1])?;
+    let tl = watch.stop()?;
+    ensure!(tl.initial == [true, false], "{tl}");
+    let changes: Vec<(usize, bool)> = tl.events.iter().map(|e| (e.node, e.held)).collect();
+    ensure!(
+        changes == [(2, true), (1, false), (1, true), (2, false)],
+        "{tl}"
+    );
+    ensure!(
+        !tl.multi_holder_windows(Duration::ZERO, tl.end).is_empty(),
+        "{tl}"
+    );
+    Ok(())
+}
+
+#[test]
+fn impaired_link_passes_drops_and_restores() -> Result<()> {
+    require_root!();
+    let lab = Lab::builder().nodes(1).client(true).build()?;
+    let node = lab.addr(1).to_string();
+    let link = lab.impair_link(1)?;
+    // Pass-through: ping, and UDP whose checksum the sender left to the relay.
+    ensure!(lab.ping(Host::Client, &node), "no ping through the relay");
+    let probe = lab.start_probe(&node, 9701)?;
+    std::thread::sleep(Duration::from_millis(300));
+    let report = probe.stop()?;
+    ensure!(
+        report.lost() < report.sent / 10 && report.nodes_seen() == [1],
+        "UDP through the relay: {report}"
+    );
+    // Everything dropped towards the node: no ping, counted as filtered.
+    link.set(
+        vrrp_tests::Direction::ToHost,
+        vrrp_tests::Impairment {
+            drop_all: true,
+            ..Default::default()
+        },
+    );
+    ensure!(!lab.ping(Host::Client, &node), "ping through a cut relay");
+    ensure!(link.stats(vrrp_tests::Direction::ToHost).filtered > 0);
+    link.clear();
+    ensure!(lab.ping(Host::Client, &node), "no ping after clear");
+    // Loss is applied at about the rate asked for.
+    link.set(
+        vrrp_tests::Direction::FromHost,
+        vrrp_tests::Impairment::loss(0.5),
+    );
+    let before = link.stats(vrrp_tests::Direction::FromHost);
+    let probe = lab.start_probe(&node, 9702)?;
+    std::thread::sleep(Duration::from_millis(1000));
+    let report = probe.stop()?;
+    let after = link.stats(vrrp_tests::Direction::FromHost);
+    let (lost, passed) = (after.lost - before.lost, after.passed - before.passed);
+    let rate = lost as f64 / (lost + passed).max(1) as f64;
+    ensure!((0.4..0.6).contains(&rate), "loss {rate} ({report})");
+    // Back into the bridge as before.
+    link.restore()?;
+    ensure!(lab.ping(Host::Client, &node), "no ping after restore");
+    let ports = lab.exec_ok(Host::Switch, &["ip", "-o", "link", "show", "master", "br0"])?;
+    ensure!(ports.contains("n1@") && !ports.contains("n1y"), "{ports}");
+    Ok(())
+}
+
+#[test]
+fn isolated_ports_split_the_nodes_but_not_the_client() -> Result<()> {
+    require_root!();
+    let lab = Lab::builder().nodes(2).client(true).build()?;
+    let (n1, n2) = (lab.addr(1).to_string(), lab.addr(2).to_string());
+    lab.set_isolated(1, true)?;
+    lab.set_isolated(2, true)?;
+    ensure!(
+        !lab.ping(1, &n2),
+        "node1 reaches node2 across the partition"
+    );
+    ensure!(lab.ping(Host::Client, &n1) && lab.ping(Host::Client, &n2));
+    lab.set_isolated(1, false)?;
+    lab.set_isolated(2, false)?;
+    // node1's neighbour entry for node2 failed during the split: resolving again may take
+    // an ARP retransmission or two.
+    lab.wait_for(Duration::from_secs(5), Duration::from_millis(10), || {
+        lab.ping(1, &n2)
+    })
+    .context("not healed")?;
+    let mac = lab.mac(2)?;
+    ensure!(
+        lab.neigh(1, &n2)?.is_some_and(|(m, _)| m == mac),
+        "node1's neighbour entry for node2: {:?}",
+        lab.neigh(1, &n2)?
+    );
+    Ok(())
+}
+
+#[test]
+fn flood_is_bounded_and_counted() -> Result<()> {
+    require_root!();
+    let lab = Lab::builder().nodes(1).client(true).build()?;
+    let started = std::time::Instant::now();
+    let flood = lab.start_flood(
+        Host::Client,
+        lab.addr(1),
+        9,
+        1,
+        18,
+        Duration::from_millis(300),
+    )?;
+    lab.wait_for(Duration::from_secs(5), Duration::from_millis(10), || {
+        flood.finished()
+    })?;
+    let report = flood.stop()?;
+    ensure!(started.elapsed() < Duration::from_secs(3), "not bounded");
+    ensure!(report.sent > 1000, "{report}");
+    Ok(())
+}

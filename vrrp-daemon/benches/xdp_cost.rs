@@ -83,7 +83,10 @@ fn main() {
     arp.extend(vip.octets());
     let frames: [(&str, Vec<u8>); 3] = [
         ("IPv4/TCP (foreign)", ipv4_frame(6, 64, [10, 0, 0, 2], &tcp)),
-        ("VRRPv2 advert", ipv4_frame(112, 255, [224, 0, 0, 18], &advert)),
+        (
+            "VRRPv2 advert",
+            ipv4_frame(112, 255, [224, 0, 0, 18], &advert),
+        ),
         ("ARP request for the VIP", arp),
     ];
 
@@ -102,12 +105,20 @@ fn main() {
         // A frame the program rewrites (XDP_TX) would be a different frame from the second
         // repetition on: measure those one run per syscall, the baseline likewise.
         let rewrites = dp.cost_nanos(XDP_PROGRAM, frame, LO, 1).unwrap().0 == 3;
-        let (repeat, rounds) = if rewrites { (1, SINGLE_SHOTS) } else { (REPEAT, ROUNDS) };
+        let (repeat, rounds) = if rewrites {
+            (1, SINGLE_SHOTS)
+        } else {
+            (REPEAT, ROUNDS)
+        };
         for _ in 0..rounds {
             let (v, ns) = dp.cost_nanos(XDP_PROGRAM, frame, LO, repeat).unwrap();
             verdict = v;
             ours.push(ns);
-            base.push(dp.cost_nanos(XDP_BASELINE_PROGRAM, frame, LO, repeat).unwrap().1);
+            base.push(
+                dp.cost_nanos(XDP_BASELINE_PROGRAM, frame, LO, repeat)
+                    .unwrap()
+                    .1,
+            );
         }
         ours.sort_unstable();
         base.sort_unstable();

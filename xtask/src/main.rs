@@ -6,7 +6,9 @@
 //! needs. A second run installs nothing.
 mod bench;
 mod demo;
+mod fuzz;
 mod setup;
+mod vm;
 
 use std::{
     path::{Path, PathBuf},
@@ -46,6 +48,18 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Benchmark against keepalived in namespace labs (root): failover gaps, takeover
+    /// precision, frozen daemons, defective adverts, CPU and memory, XDP cost, config
+    /// parse. Prints one table and writes it to target/bench/report.md. Not a test.
+    Bench {
+        /// Fewer repetitions and shorter windows (about 3 minutes instead of 12).
+        #[arg(long)]
+        quick: bool,
+        /// Run only these groups (comma-separated): failover, precision, freeze,
+        /// defective, cpu, xdp, config.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
     /// Time loading a keepalived.conf (the 200-instance corpus file by default): median and
     /// 95th percentile of `config::load`, in milliseconds. Needs neither root nor nightly.
     BenchConfig {
@@ -55,6 +69,26 @@ enum Cmd {
         /// How many times to load it.
         #[arg(long, default_value_t = 200)]
         runs: usize,
+    },
+    /// Boot Linux 5.10 and 6.1 (Debian's cloud kernels) in qemu and run the XDP checks, the
+    /// fixture table and a failover inside each; one line per kernel and check.
+    VmTest {
+        /// Which kernel to boot.
+        #[arg(long, value_enum, default_value = "all")]
+        kernel: vm::KernelChoice,
+        /// Seconds each boot may take before the guest is killed.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
+    /// Fuzz the advert decoder and the XDP checks' userspace mirror (cargo-fuzz, fuzz/) for
+    /// a bounded time each. Needs nightly; installs cargo-fuzz if missing. Not in CI.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Which target to run.
+        #[arg(long, value_enum, default_value = "all")]
+        target: fuzz::Target,
     },
 }
 
@@ -92,6 +126,18 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::BenchConfig { config, runs } => bench::config(&config, runs),
+        Cmd::Fuzz { seconds, target } => fuzz::run(target, seconds),
+        Cmd::VmTest { kernel, timeout } => {
+            setup::toolchain()?;
+            vm::run(kernel, std::time::Duration::from_secs(timeout))
+        }
+        Cmd::Bench { quick, only } => {
+            setup::toolchain()?;
+            setup::require_root("run the benchmark labs (XDP, raw sockets, namespaces)")?;
+            setup::test_packages()?;
+            let daemon = build(true)?;
+            bench::run(&daemon, quick, only)
+        }
         Cmd::Test { args } => {
             setup::toolchain()?;
             setup::require_root("run the XDP and namespace tests")?;
