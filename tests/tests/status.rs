@@ -71,6 +71,23 @@ fn status_reports_state_priorities_master_and_counters() {
     );
     assert_eq!(master["dataplane"]["attached"][0][0], "eth0");
 
+    // keepalived's SIGUSR1: the data dump in /tmp/keepalived.data.
+    let dump = std::path::Path::new("/tmp/keepalived.data");
+    let before = std::fs::metadata(dump).and_then(|m| m.modified()).ok();
+    _d1.signal(libc::SIGUSR1).unwrap();
+    lab.wait_for(Duration::from_secs(3), MS, || {
+        std::fs::read_to_string(dump).is_ok_and(|t| {
+            t.contains(&lab.dir().display().to_string())
+                && std::fs::metadata(dump).and_then(|m| m.modified()).ok() != before
+        })
+    })
+    .expect("SIGUSR1 writes the data dump");
+    assert!(
+        std::fs::read_to_string(dump)
+            .unwrap()
+            .contains("VI_1 MASTER vrid 51")
+    );
+
     // No daemon behind a socket: a clear error, not a hang.
     let out = Command::new(lab.daemon_bin().unwrap())
         .args(["status", "--control-socket"])

@@ -118,6 +118,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigusr1 = signal(SignalKind::user_defined1())?;
+    let mut sigusr2 = signal(SignalKind::user_defined2())?;
     loop {
         let next = daemon.running.iter().filter_map(|r| r.fsm.deadline()).min();
         tokio::select! {
@@ -125,6 +127,9 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
             _ = sighup.recv() => daemon.reload().await,
+            // keepalived's dumps: SIGUSR1 the data, SIGUSR2 the statistics.
+            _ = sigusr1.recv() => control::dump::write(control::dump::DATA_FILE, &control::server::render(&daemon.snapshot())),
+            _ = sigusr2.recv() => control::dump::write(control::dump::STATS_FILE, &control::dump::stats(&daemon.snapshot())),
             guard = events.readable_mut() => {
                 let mut guard = guard?;
                 let mut batch = Vec::new();

@@ -3,6 +3,7 @@
 //! socket, as Prometheus metrics, and as keepalived's SIGUSR1 / SIGUSR2 dumps.
 //!
 //! The event loop owns all state; servers only hold a [`Requests`] sender and ask.
+pub mod dump;
 pub mod metrics;
 pub mod server;
 
