@@ -583,7 +583,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Vec<Row> {
                     ("master", &o.master, &k.master),
                     ("backup", &o.backup, &k.backup),
                 ] {
-                    rows.push(Row::samples(
+                    let mut row = Row::samples(
                         Section::Cpu,
                         format!("{role}, {n} instances, {interval}"),
                         "% of a core",
@@ -591,12 +591,14 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(&str)) -> Vec<Row> {
                         &of.cpu,
                         &kf.cpu,
                         format!(
-                            "mean over {} s: {:.2} / {:.2}",
+                            "mean over {} s: {:.2} / {:.2}; ratio of the means",
                             window.as_secs(),
                             of.mean,
                             kf.mean
                         ),
-                    ));
+                    );
+                    row.ratio = (kf.mean > 0.0).then(|| of.mean / kf.mean);
+                    rows.push(row);
                     if interval == I_100MS {
                         rows.push(Row::samples(
                             Section::Memory,

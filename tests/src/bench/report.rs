@@ -97,6 +97,9 @@ pub struct Row {
     pub ours: Summary,
     pub keepalived: Summary,
     pub note: String,
+    /// The ratio shown, when it is not that of the medians (e.g. CPU: of the means over
+    /// the whole window, which 1 s samples of 10 ms ticks only approximate).
+    pub ratio: Option<f64>,
 }
 
 impl Row {
@@ -118,6 +121,7 @@ impl Row {
             ours: Summary::Samples(ours.to_vec()),
             keepalived: Summary::Samples(keepalived.to_vec()),
             note,
+            ratio: None,
         }
     }
 
@@ -143,6 +147,7 @@ impl Row {
                 trials: keepalived.1,
             },
             note,
+            ratio: None,
         }
     }
 
@@ -163,6 +168,7 @@ impl Row {
             ours,
             keepalived: Summary::None,
             note,
+            ratio: None,
         }
     }
 
@@ -176,11 +182,16 @@ impl Row {
             ours: Summary::None,
             keepalived: Summary::None,
             note: error.replace('\n', " "),
+            ratio: None,
         }
     }
 
-    /// ours / keepalived, of the medians (or of the event counts).
+    /// ours / keepalived, of the medians (or of the event counts), unless the row says
+    /// otherwise.
     pub fn ratio(&self) -> Option<f64> {
+        if self.ratio.is_some() {
+            return self.ratio;
+        }
         let (o, _) = self.ours.median_p95()?;
         let (k, _) = self.keepalived.median_p95()?;
         (k != 0.0).then(|| o / k)
