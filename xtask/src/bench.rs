@@ -10,8 +10,8 @@
 //!
 //! A benchmark, not a test: it asserts nothing and is not part of `cargo xtask test` or
 //! CI. Every scenario is bounded (a fixed number of repetitions, every wait with a
-//! deadline, load that stops by itself); the whole run takes about 12 minutes on two
-//! cores, `--quick` about 3. `--only GROUP,...` runs a subset.
+//! deadline, load that stops by itself); the whole run takes about 10 minutes on two
+//! cores, `--quick` about 4. `--only GROUP,...` runs a subset.
 //!
 //! `cargo xtask bench-config` alone times loading a large keepalived.conf: it builds
 //! `vrrp-daemon` with optimisations (without the XDP program, which parsing does not

@@ -52,7 +52,7 @@ enum Cmd {
     /// precision, frozen daemons, defective adverts, CPU and memory, XDP cost, config
     /// parse. Prints one table and writes it to target/bench/report.md. Not a test.
     Bench {
-        /// Fewer repetitions and shorter windows (about 3 minutes instead of 12).
+        /// Fewer repetitions and shorter windows (about 4 minutes instead of 10).
         #[arg(long)]
         quick: bool,
         /// Run only these groups (comma-separated): failover, precision, freeze,
