@@ -646,10 +646,11 @@ fn interop_scenario(t: &Timers, master: Impl, port: u16) {
     // 2. The master's host dies: its link is cut, then kill -9 (a cut first, so that our
     //    daemon's crash guardian cannot resign on its behalf: that is what a host death
     //    looks like). The backup takes over within master-down + slack.
-    let killed_wall = SystemTime::now();
-    let killed = Instant::now();
     lab.set_link(1, false)
         .unwrap_or_else(|e| pair.fail(&format!("cutting node1's link: {e:#}")));
+    // Timestamps once the link is down: adverts still went out while `ip` ran.
+    let killed_wall = SystemTime::now();
+    let killed = Instant::now();
     m.kill9()
         .unwrap_or_else(|e| pair.fail(&format!("kill -9 of the master: {e:#}")));
     let takeover = pair.wait_holders(
