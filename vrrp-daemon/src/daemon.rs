@@ -1382,7 +1382,9 @@ fn max_silence_nanos(inst: &VrrpInstance) -> u64 {
     )
 }
 
-fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
+/// The engine's parameters for one configured instance: the one mapping from keepalived.conf
+/// to the state machine, shared with the golden scenario tests so they run what the daemon runs.
+pub fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
     Params {
         version: inst.version,
         priority: inst.priority,

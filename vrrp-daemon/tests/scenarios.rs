@@ -5,8 +5,8 @@
 //! - `#` comment lines: what the scenario shows and why every expected time is right
 //!   (KEEPALIVED.md §2.1 formulas);
 //! - `router NAME ADDRESS` followed by that router's keepalived.conf, indented: one daemon
-//!   each, its instances parsed by `config::parse_str` and turned into [`Params`] as the
-//!   daemon does (ADDRESS is the primary address of the interface: advert source and
+//!   each, its instances parsed by `config::parse_str` and turned into engine parameters
+//!   by the daemon's own `daemon::params_of` (ADDRESS is the primary address of the interface: advert source and
 //!   tie-breaker);
 //! - `input:` then one event per line, `AT_MS WHAT...` (milliseconds, decimals allowed):
 //!   - `R startup` / `R shutdown` (SIGTERM) / `R crash` (silent death) / `R restart`
@@ -42,10 +42,11 @@ use std::{
 };
 
 use vrrp_daemon::{
-    config::{self, Config, InitialState, VrrpInstance},
+    config::{self, Config},
+    daemon::params_of,
     track::{self, ScriptState, Status, Tracked, Watched},
     units::{Centiseconds, MonoTime},
-    vrrp::{Action, Advert, Event, Instance, Params, Reason, State},
+    vrrp::{Action, Advert, Event, Instance, Reason, State},
 };
 
 /// One simulated daemon.
@@ -64,26 +65,6 @@ struct Router {
 struct Running {
     fsm: Instance,
     tracking: Option<track::Effect>,
-}
-
-/// The daemon's `params_of`, with the router's address as the primary address.
-fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
-    Params {
-        version: inst.version,
-        priority: inst.priority,
-        advert_int: inst.advert_int,
-        primary_addr: primary,
-        wants_master: inst.initial_state == InitialState::Master,
-        nopreempt: inst.nopreempt,
-        preempt_delay_nanos: inst.preempt_delay.as_nanos() as u64,
-        down_timer_adverts: u32::from(inst.down_timer_adverts),
-        lower_prio_no_advert: inst.lower_prio_no_advert,
-        higher_prio_send_advert: inst.higher_prio_send_advert,
-        garp_master_delay_nanos: inst.garp_master_delay.as_nanos() as u64,
-        garp_lower_prio: inst.garp.lower_prio_repeat > 0,
-        garp_lower_prio_delay_nanos: inst.garp.lower_prio_delay.as_nanos() as u64,
-        garp_refresh_nanos: inst.garp.master_refresh.as_nanos() as u64,
-    }
 }
 
 impl Router {
