@@ -6,8 +6,8 @@
 //!   (KEEPALIVED.md §2.1 formulas);
 //! - `router NAME ADDRESS` followed by that router's keepalived.conf, indented: one daemon
 //!   each, its instances parsed by `config::parse_str` and turned into engine parameters
-//!   by the daemon's own `daemon::params_of` (ADDRESS is the primary address of the interface: advert source and
-//!   tie-breaker);
+//!   by the daemon's own `daemon::params_of` (ADDRESS is the primary address of the
+//!   interface: advert source and tie-breaker);
 //! - `input:` then one event per line, `AT_MS WHAT...` (milliseconds, decimals allowed):
 //!   - `R startup` / `R shutdown` (SIGTERM) / `R crash` (silent death) / `R restart`
 //!   - `link R1 R2` / `unlink R1 R2`: adverts of one reach the other's instance of the same
