@@ -113,6 +113,22 @@ pub enum Event {
         /// [`State::Master`] or [`State::Backup`].
         to: State,
     },
+    /// Instead of [`Event::Startup`]: carry on where the previous daemon left off
+    /// (a `--takeover` restart), without announcing anything new to the network or to
+    /// notify scripts.
+    Resume(Resumed),
+}
+
+/// What a restarted daemon inherits of an instance from its predecessor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resumed {
+    /// The state the previous daemon was in ([`State::Master`] or [`State::Backup`];
+    /// anything else starts afresh).
+    pub state: State,
+    /// The master it last heard, if backup.
+    pub master: Option<(IpAddr, u8)>,
+    /// The master's advert interval it had learned (VRRPv3), if backup.
+    pub master_adver_int: Centiseconds,
 }
 
 /// Why a transition happened; logged and passed to status.
@@ -141,6 +157,8 @@ pub enum Reason {
     Shutdown,
     /// Another member of the sync group changed state.
     SyncGroup,
+    /// Taken over from the previous daemon by a `--takeover` restart.
+    Resumed,
 }
 
 impl Reason {
@@ -156,6 +174,7 @@ impl Reason {
             Reason::TrackRecovered => "track_recovered",
             Reason::Shutdown => "shutdown",
             Reason::SyncGroup => "sync_group",
+            Reason::Resumed => "resumed",
         }
     }
 }
@@ -176,6 +195,7 @@ impl fmt::Display for Reason {
             Reason::TrackRecovered => f.write_str("tracked objects recovered"),
             Reason::Shutdown => f.write_str("shutting down"),
             Reason::SyncGroup => f.write_str("following its sync group"),
+            Reason::Resumed => f.write_str("taken over from the previous daemon"),
         }
     }
 }
@@ -339,15 +359,8 @@ impl Instance {
             // RFC 5798 §6.4.1: an owner (255) starts as master, everyone else as backup with
             // Master_Down_Timer = Master_Down_Interval. keepalived (vrrp_init_state) does the
             // same for `state MASTER` below 255: it waits the full interval first.
-            (State::Init, Event::Startup) => {
-                if self.track_fault {
-                    self.enter(State::Fault, Reason::TrackFault, now, &mut out);
-                } else if self.params.priority == 255 && self.params.wants_master {
-                    self.enter(State::Master, Reason::OwnerStartup, now, &mut out);
-                } else {
-                    self.enter(State::Backup, Reason::Startup, now, &mut out);
-                }
-            }
+            (State::Init, Event::Startup) => self.handle_startup(now, &mut out),
+            (State::Init, Event::Resume(resumed)) => self.resume(resumed, now, &mut out),
             (State::Init | State::Stop, _) => {}
 
             // RFC 5798 §6.4.2 (Backup), keepalived vrrp_state_backup.
@@ -413,7 +426,7 @@ impl Instance {
                 self.enter(State::Backup, Reason::SyncGroup, now, &mut out);
             }
             (_, Event::SyncGroup { .. }) => {}
-            (State::Backup | State::Master | State::Fault, Event::Startup) => {}
+            (State::Backup | State::Master | State::Fault, Event::Startup | Event::Resume(_)) => {}
         }
         out
     }
@@ -547,6 +560,66 @@ impl Instance {
     }
 
     /// Leave the current state and enter `to`, emitting exit and entry actions.
+    /// A `--takeover` restart: the previous daemon stopped without resigning, so the peers
+    /// still see this router in its old state. A master advertises at once (well inside
+    /// the peers' master-down interval) and keeps its addresses, which never left the
+    /// interface: no GARP, no notify, nothing moves. A backup gives the master a full
+    /// master-down interval from now. Anything else, or a tracked object now failing, is
+    /// an ordinary start-up.
+    fn resume(&mut self, resumed: Resumed, now: MonoTime, out: &mut Vec<Action>) {
+        if self.track_fault {
+            self.enter(State::Fault, Reason::TrackFault, now, out);
+            return;
+        }
+        match resumed.state {
+            State::Master => {
+                out.push(Action::Transition {
+                    from: self.state,
+                    to: State::Master,
+                    reason: Reason::Resumed,
+                });
+                self.state = State::Master;
+                self.master_adver_int = self.params.advert_int;
+                self.master = None;
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
+                // Idempotent: the addresses are still there; this re-arms the responder
+                // and the crash guardian of the new daemon.
+                out.push(Action::AddAddresses);
+                self.advert_at = Some(now.add_nanos(self.params.advert_int.as_nanos()));
+                if self.params.garp_refresh_nanos > 0 {
+                    self.refresh_at = Some(now.add_nanos(self.params.garp_refresh_nanos));
+                }
+            }
+            State::Backup => {
+                out.push(Action::Transition {
+                    from: self.state,
+                    to: State::Backup,
+                    reason: Reason::Resumed,
+                });
+                self.state = State::Backup;
+                self.master = resumed.master;
+                if self.params.version == 3 && resumed.master.is_some() {
+                    self.master_adver_int = resumed.master_adver_int;
+                }
+                self.master_down_at = Some(now.add_nanos(self.master_down_nanos()));
+            }
+            _ => self.handle_startup(now, out),
+        }
+    }
+
+    /// RFC 5798 §6.4.1 start-up (see [`Instance::handle`]).
+    fn handle_startup(&mut self, now: MonoTime, out: &mut Vec<Action>) {
+        if self.track_fault {
+            self.enter(State::Fault, Reason::TrackFault, now, out);
+        } else if self.params.priority == 255 && self.params.wants_master {
+            self.enter(State::Master, Reason::OwnerStartup, now, out);
+        } else {
+            self.enter(State::Backup, Reason::Startup, now, out);
+        }
+    }
+
     fn enter(&mut self, to: State, reason: Reason, now: MonoTime, out: &mut Vec<Action>) {
         let from = self.state;
         out.push(Action::Transition { from, to, reason });

@@ -720,3 +720,93 @@ fn a_lower_priority_burst_never_cancels_the_second_takeover_burst() {
         ]
     );
 }
+
+// --- `--takeover` restart: Event::Resume ---
+
+fn resumed(state: State) -> Event {
+    Event::Resume(Resumed {
+        state,
+        master: Some((PEER, 200)),
+        master_adver_int: Centiseconds(50),
+    })
+}
+
+#[test]
+fn a_resumed_master_advertises_at_once_without_garp_or_notify() {
+    let mut i = Instance::new(params(3, 100, Centiseconds(100)));
+    let actions = i.handle(resumed(State::Master), t(7 * SEC));
+    assert_eq!(
+        actions,
+        [
+            Action::Transition {
+                from: State::Init,
+                to: State::Master,
+                reason: Reason::Resumed
+            },
+            Action::SendAdvert { priority: 100 },
+            Action::AddAddresses,
+        ]
+    );
+    assert_eq!(i.state(), State::Master);
+    // The takeover GARP's second burst belongs to a real takeover only.
+    assert_eq!(i.deadline(), Some(t(8 * SEC)));
+    let next = i.handle(Event::Timer, t(8 * SEC));
+    assert_eq!(next, [Action::SendAdvert { priority: 100 }]);
+}
+
+#[test]
+fn a_resumed_backup_gives_the_master_a_full_master_down_interval() {
+    // v3 at 1 s, priority 100, learned 0.5 s: master-down from the learned interval.
+    let mut i = Instance::new(params(3, 100, Centiseconds(100)));
+    let actions = i.handle(resumed(State::Backup), t(SEC));
+    assert_eq!(
+        actions,
+        [Action::Transition {
+            from: State::Init,
+            to: State::Backup,
+            reason: Reason::Resumed
+        }]
+    );
+    assert_eq!(i.master(), Some((PEER, 200)));
+    assert_eq!(i.master_adver_int(), Centiseconds(50));
+    let down = timers::master_down_nanos(3, 100, Centiseconds(50), 3);
+    assert_eq!(i.master_down_at(), Some(t(SEC + down)));
+    assert!(i.handle(Event::Timer, t(SEC + down - 1)).is_empty());
+    assert!(became_master(&i.handle(Event::Timer, t(SEC + down))));
+}
+
+#[test]
+fn a_resumed_instance_whose_tracking_now_fails_goes_to_fault_as_at_startup() {
+    let mut i = Instance::new(params(2, 100, Centiseconds(100)));
+    i.handle(
+        Event::Tracking {
+            delta: 0,
+            fault: true,
+        },
+        t(0),
+    );
+    let actions = i.handle(resumed(State::Master), t(0));
+    assert_eq!(i.state(), State::Fault);
+    assert!(!actions.contains(&Action::AddAddresses), "{actions:?}");
+}
+
+#[test]
+fn resuming_fault_or_stop_is_an_ordinary_startup() {
+    for state in [State::Fault, State::Stop, State::Init] {
+        let mut i = Instance::new(params(2, 100, Centiseconds(100)));
+        let actions = i.handle(resumed(state), t(0));
+        assert_eq!(i.state(), State::Backup, "{state}");
+        assert!(actions.contains(&Action::Transition {
+            from: State::Init,
+            to: State::Backup,
+            reason: Reason::Startup
+        }));
+    }
+}
+
+#[test]
+fn resume_is_ignored_once_running() {
+    let mut i = started(params(2, 100, Centiseconds(100)));
+    assert!(i.handle(resumed(State::Master), t(1)).is_empty());
+    assert_eq!(i.state(), State::Backup);
+}
