@@ -35,6 +35,7 @@ use crate::{
     },
     dataplane::Dataplane,
     guardian::{self, Guardian},
+    handoff::{self, HandedInstance, HandedScript, Handoff},
     net::monitor::{LinkChange, spawn_link_monitor},
     net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink},
     notify::{Fifo, Notifier},
@@ -59,6 +60,11 @@ pub struct Options {
     pub control_socket: PathBuf,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Ask the daemon already running on `control_socket` to hand over, then carry on
+    /// its instances without failover (see [`crate::handoff`]).
+    pub takeover: bool,
+    /// The bpffs where a handover pins the XDP links.
+    pub bpffs: PathBuf,
 }
 
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
@@ -68,7 +74,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     let kernel = crate::dataplane::kernel::check()?;
     tracing::info!(%kernel, "kernel has BPF ring buffers and bpf_link XDP");
     let netlink = Netlink::connect()?;
-    let mut dataplane = Dataplane::load()?;
+    let (mut dataplane, resume) = dataplane_and_handoff(&options).await?;
     let ring = dataplane
         .take_events()
         .context("the event ring buffer was already taken")?;
@@ -92,6 +98,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         links: HashMap::new(),
         watched: Watchers::default(),
         fifos: Vec::new(),
+        resume,
         guardian: match Guardian::start() {
             Ok(g) => Some(g),
             Err(e) => {
@@ -111,6 +118,14 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     spawn_link_monitor(link_tx)?;
     daemon.dataplane.heartbeat(mono_now().0)?;
     daemon.apply(config).await?;
+    if let Some(h) = daemon.resume.take() {
+        info!(
+            from_pid = h.pid,
+            instances = h.instances.len(),
+            handoff_age_ms = h.age().as_secs_f64() * 1e3,
+            "took over from the previous daemon"
+        );
+    }
     // Ready: XDP attached, instances running, status socket up.
     crate::sd_notify::notify("READY=1");
 
@@ -120,12 +135,18 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigusr1 = signal(SignalKind::user_defined1())?;
     let mut sigusr2 = signal(SignalKind::user_defined2())?;
+    let mut handoff_signal = signal(SignalKind::from_raw(handoff::signal()))?;
+    let mut handing_over = false;
     loop {
         let next = daemon.running.iter().filter_map(|r| r.fsm.deadline()).min();
         tokio::select! {
             biased;
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
+            _ = handoff_signal.recv() => {
+                handing_over = true;
+                break;
+            }
             _ = sighup.recv() => daemon.reload().await,
             // keepalived's dumps: SIGUSR1 the data, SIGUSR2 the statistics.
             _ = sigusr1.recv() => control::dump::write(control::dump::DATA_FILE, &control::server::render(&daemon.snapshot())),
@@ -169,8 +190,101 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     if let Some(task) = metrics {
         task.abort();
     }
-    daemon.shutdown().await;
+    if handing_over {
+        daemon.hand_over().await;
+    } else {
+        daemon.shutdown().await;
+    }
     Ok(())
+}
+
+/// Load the data plane and take over from a predecessor, if there is one.
+///
+/// With `--takeover` the predecessor still runs: the program is loaded and verified first
+/// (the slow part) and only then is it asked to hand over. Without, a predecessor stopped
+/// by the handoff signal may have left its state: take it first, since every moment counts
+/// now. Either way, when the predecessor pinned the very same object, its program and
+/// maps are taken as they are (nothing to verify, peers and counters kept).
+async fn dataplane_and_handoff(options: &Options) -> Result<(Dataplane, Option<Handoff>)> {
+    let dir = handoff::pin_dir(&options.bpffs);
+    let (fresh, resume) = if options.takeover {
+        let fresh = Dataplane::load()?;
+        (Some(fresh), receive_handoff(options).await)
+    } else {
+        (None, receive_handoff(options).await)
+    };
+    let reusable = resume
+        .as_ref()
+        .is_some_and(|h| h.program_pinned && h.object == crate::dataplane::object_tag());
+    if reusable {
+        match Dataplane::from_pins(&dir) {
+            Ok(mut dataplane) => {
+                // Configured afresh from this daemon's configuration by `apply`.
+                dataplane.clear_settings();
+                info!("XDP program and maps taken over from the previous daemon (same object)");
+                return Ok((dataplane, resume));
+            }
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), "could not take over the pinned XDP program; loading it afresh")
+            }
+        }
+    }
+    // Not taken: a predecessor's pins must not keep its program and maps alive.
+    Dataplane::remove_pins(&dir);
+    let dataplane = match fresh {
+        Some(fresh) => fresh,
+        None => Dataplane::load()?,
+    };
+    Ok((dataplane, resume))
+}
+
+/// With `--takeover`, signal the daemon running on our control socket to hand over and wait
+/// for it to exit; then take the state file it (or a predecessor stopped by the unit's
+/// `RestartKillSignal=`) left, if any.
+async fn receive_handoff(options: &Options) -> Option<Handoff> {
+    if options.takeover {
+        match control::server::query(&options.control_socket).await {
+            Ok(snapshot) if snapshot.pid != std::process::id() => {
+                let pid = snapshot.pid;
+                info!(pid, "--takeover: asking the running daemon to hand over");
+                // SAFETY: plain kill(2).
+                if unsafe { libc::kill(pid as libc::pid_t, handoff::signal()) } != 0 {
+                    warn!(pid, error = %std::io::Error::last_os_error(), "could not signal the running daemon; starting afresh");
+                } else {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while !exited(pid) {
+                        if std::time::Instant::now() > deadline {
+                            warn!(pid, "the running daemon did not exit within 10 s");
+                            break;
+                        }
+                        time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                info!(error = %format!("{e:#}"), "--takeover: no daemon answers on the control socket; starting afresh")
+            }
+        }
+    }
+    match Handoff::take(&handoff::state_file(&options.control_socket)) {
+        Ok(found) => found,
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "not resuming from the handoff state file");
+            None
+        }
+    }
+}
+
+/// Whether process `pid` is gone (a zombie counts: it no longer does anything).
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_none_or(|state| matches!(state, 'Z' | 'X')),
+    }
 }
 
 /// Everything the event loop owns.
@@ -186,6 +300,8 @@ struct Daemon {
     fifos: Vec<Fifo>,
     /// The crash guardian (absent only if it could not be started).
     guardian: Option<Guardian>,
+    /// What the previous daemon handed over, until the first configuration is applied.
+    resume: Option<Handoff>,
     /// `track_file` values and `vrrp_track_process` quorums, kept current by watchers.
     watched: Watchers,
     /// Interfaces the XDP program is attached to.
@@ -273,6 +389,8 @@ struct Running {
     state_since: MonoTime,
     /// The last transition and when it happened.
     last_transition: Option<(Transition, MonoTime)>,
+    /// What the previous daemon handed over for it, until it starts.
+    resumed: Option<vrrp::Resumed>,
 }
 
 /// A virtual address as the edges need it.
@@ -392,6 +510,17 @@ impl Daemon {
                 .iter()
                 .any(|r| identity(&r.config) == identity(inst))
             {
+                if !self.attached.contains(&inst.interface) && self.adopt_link(&inst.interface) {
+                    if self.options.consume_adverts {
+                        let iface = self.netlink.interface(&inst.interface).await?;
+                        self.dataplane
+                            .set_iface_flags(iface.index, iface_flags::CONSUME_ADVERTS)?;
+                    }
+                    info!(interface = %inst.interface, "XDP link taken over from the previous daemon; program replaced in place");
+                    self.attach_modes
+                        .push((inst.interface.clone(), "taken over".to_string()));
+                    self.attached.push(inst.interface.clone());
+                }
                 if !self.attached.contains(&inst.interface) {
                     let iface = self.netlink.interface(&inst.interface).await?;
                     if let Some(id) = iface.xdp_prog_id {
@@ -416,9 +545,18 @@ impl Daemon {
                         .push((inst.interface.clone(), format!("{mode:?}").to_lowercase()));
                     self.attached.push(inst.interface.clone());
                 }
-                fresh.push(
-                    setup_instance(inst, notify_as, &self.netlink, &mut self.dataplane).await?,
-                );
+                let resumed = self.resumed(inst);
+                let keep_addresses = resumed.is_some_and(|r| r.state == vrrp::State::Master);
+                let mut r = setup_instance(
+                    inst,
+                    notify_as,
+                    &self.netlink,
+                    &mut self.dataplane,
+                    keep_addresses,
+                )
+                .await?;
+                r.resumed = resumed;
+                fresh.push(r);
             }
         }
         for name in tracked_interfaces(&config) {
@@ -497,6 +635,7 @@ impl Daemon {
                 // A script whose definition did not change keeps its rise/fall history.
                 let old = self.config.scripts.iter().position(|o| o == s);
                 old.and_then(|i| self.scripts.states.get(i).cloned())
+                    .or_else(|| handed_script(self.resume.as_ref(), s))
                     .unwrap_or_else(|| ScriptState::new(s))
             })
             .collect();
@@ -532,7 +671,11 @@ impl Daemon {
         self.running.extend(fresh);
         self.refresh_tracking(now).await;
         for i in first_new..self.running.len() {
-            self.drive(i, Event::Startup, now).await;
+            let event = match self.running[i].resumed.take() {
+                Some(resumed) => Event::Resume(resumed),
+                None => Event::Startup,
+            };
+            self.drive(i, event, now).await;
         }
         Ok(())
     }
@@ -950,6 +1093,145 @@ impl Daemon {
         }
     }
 
+    /// Take over the XDP link of `ifname` the previous daemon pinned, if it handed it to
+    /// us; a pin nobody handed over (a handover whose successor never came) is removed,
+    /// which detaches that program. False when the interface still needs attaching.
+    fn adopt_link(&mut self, ifname: &str) -> bool {
+        let pin = handoff::link_pin(&self.options.bpffs, ifname);
+        if !pin.exists() {
+            return false;
+        }
+        let handed = self
+            .resume
+            .as_ref()
+            .is_some_and(|h| h.links.iter().any(|(n, p)| n == ifname && *p == pin));
+        if handed {
+            match self.dataplane.adopt(ifname, &pin) {
+                Ok(()) => return true,
+                Err(e) => {
+                    warn!(interface = ifname, error = %format!("{e:#}"), "could not take over the pinned XDP link; attaching afresh")
+                }
+            }
+        } else {
+            warn!(pin = %pin.display(), "removing an XDP link pinned by a daemon that handed over to nobody");
+        }
+        let _ = std::fs::remove_file(&pin);
+        false
+    }
+
+    /// What the previous daemon handed over for `inst` (matched by keepalived's identity),
+    /// if it is still worth resuming: a master only while the peers cannot yet have
+    /// declared it down (three advert intervals since the handoff).
+    fn resumed(&self, inst: &VrrpInstance) -> Option<vrrp::Resumed> {
+        let h = self.resume.as_ref()?;
+        let handed = h.instances.iter().find(|hi| {
+            (
+                hi.vrid,
+                hi.ipv6,
+                hi.interface.as_str(),
+                hi.unicast,
+                hi.src_ip,
+                hi.mcast_dst_ip,
+            ) == identity(inst)
+        })?;
+        let resumed = handed.resumed()?;
+        let age = h.age();
+        if resumed.state == vrrp::State::Master
+            && age.as_nanos() >= 3 * u128::from(inst.advert_int.as_nanos())
+        {
+            warn!(instance = %inst.name, age_ms = age.as_secs_f64() * 1e3, "handed over too long ago to resume as MASTER (the peers may have taken over); starting afresh");
+            return None;
+        }
+        Some(resumed)
+    }
+
+    /// The handoff signal: stop without resigning and leave everything in place for the
+    /// next daemon (see [`crate::handoff`]). If the handover cannot be prepared, stop as
+    /// on SIGTERM instead, so the peers still take over promptly.
+    async fn hand_over(mut self) {
+        info!("handing over to the next daemon: no priority 0; addresses and XDP program stay");
+        crate::sd_notify::notify("STOPPING=1");
+        let bpffs = self.options.bpffs.clone();
+        let dir = handoff::pin_dir(&bpffs);
+        let mut program_pinned = false;
+        let pinned = handoff::prepare_pin_dir(&bpffs).and_then(|()| {
+            // A successor running the same object carries on with these as they are.
+            match self.dataplane.pin_program_and_maps(&dir) {
+                Ok(()) => program_pinned = true,
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "XDP program and maps not pinned; the next daemon loads its own");
+                    Dataplane::remove_pins(&dir);
+                }
+            }
+            self.dataplane
+                .pin_links(|ifname| handoff::link_pin(&bpffs, ifname))
+        });
+        let links = match pinned {
+            Ok(links) => links,
+            Err(e) => {
+                error!(error = %format!("{e:#}"), "handover failed (XDP link not pinned); stopping normally");
+                return self.shutdown().await;
+            }
+        };
+        let instances = self
+            .running
+            .iter()
+            .map(|r| HandedInstance {
+                name: r.config.name.clone(),
+                vrid: r.config.vrid,
+                ipv6: is_v6(&r.config),
+                interface: r.config.interface.clone(),
+                unicast: r.config.is_unicast(),
+                src_ip: r.config.src_ip,
+                mcast_dst_ip: r.config.mcast_dst_ip,
+                state: r.fsm.state().to_string(),
+                master: r.fsm.master(),
+                master_adver_int: r.fsm.master_adver_int().0,
+            })
+            .collect();
+        let scripts = self
+            .config
+            .scripts
+            .iter()
+            .zip(&self.scripts.states)
+            .map(|(s, state)| HandedScript {
+                name: s.name.clone(),
+                state: state.clone(),
+            })
+            .collect();
+        let mut handoff = Handoff::new(instances, scripts, links);
+        handoff.object = crate::dataplane::object_tag();
+        handoff.program_pinned = program_pinned;
+        let file = handoff::state_file(&self.options.control_socket);
+        if let Err(e) = handoff.write(&file) {
+            error!(error = %format!("{e:#}"), "handover failed (state not written); stopping normally");
+            for (_, pin) in &handoff.links {
+                let _ = std::fs::remove_file(pin);
+            }
+            Dataplane::remove_pins(&dir);
+            return self.shutdown().await;
+        }
+        // From here on nothing may resign for us: the next daemon carries on.
+        if let Some(g) = self.guardian.take() {
+            g.planned_stop();
+        }
+        for task in self.scripts.tasks.drain(..) {
+            task.abort();
+        }
+        for r in self.running {
+            r.notifier.finish(Duration::from_secs(1)).await;
+        }
+        for fifo in self.fifos {
+            fifo.close().await;
+        }
+        info!(
+            state = %file.display(),
+            instances = handoff.instances.len(),
+            links = ?handoff.links.iter().map(|(_, p)| p.display().to_string()).collect::<Vec<_>>(),
+            "handed over; exiting without resigning"
+        );
+    }
+
     /// SIGTERM: every master resigns with priority 0 and releases its addresses; the XDP
     /// program is detached when the data plane is dropped.
     async fn shutdown(mut self) {
@@ -994,6 +1276,16 @@ impl Daemon {
         drop(self.dataplane);
         info!("stopped; XDP program detached");
     }
+}
+
+/// The rise/fall history the previous daemon handed over for `script`, if it counts alike.
+fn handed_script(resume: Option<&Handoff>, script: &config::VrrpScript) -> Option<ScriptState> {
+    let fresh = ScriptState::new(script);
+    resume?
+        .scripts
+        .iter()
+        .find(|h| h.name == script.name && h.state.counts_like(&fresh))
+        .map(|h| h.state.clone())
 }
 
 /// `"name" (id N)` of a loaded BPF program, for messages.
@@ -1065,6 +1357,7 @@ async fn setup_instance(
     notify_as: RunAs,
     netlink: &Netlink,
     dataplane: &mut Dataplane,
+    keep_addresses: bool,
 ) -> Result<Running> {
     let base = netlink.interface(&inst.interface).await?;
     // use_vmac: the addresses (and, unless vmac_xmit_base, the adverts and GARPs) live on a
@@ -1083,7 +1376,12 @@ async fn setup_instance(
                 if is_v6(inst) { 2 } else { 1 },
                 inst.vrid,
             ]);
-            let vmac = netlink.create_vmac(&name, base.index, mac).await?;
+            // A master taken over keeps the VMAC its predecessor created (and the addresses
+            // on it); otherwise it is created afresh.
+            let vmac = match netlink.interface(&name).await {
+                Ok(existing) if keep_addresses && existing.mac == mac => existing,
+                _ => netlink.create_vmac(&name, base.index, mac).await?,
+            };
             // The base interface must not answer ARP for the VIPs with its own MAC, nor
             // announce them as source of its ARP requests: clients would learn the base MAC
             // instead of the VMAC (keepalived sets the same).
@@ -1106,7 +1404,8 @@ async fn setup_instance(
     let vips = resolve_vips(inst, &base, vmac.as_ref().map(|v| &v.0), netlink).await?;
     let vip_addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
     // A crashed run may have left our addresses behind: start clean (keepalived does too).
-    for vip in &vips {
+    // A master taken over keeps them: they never left, and must not.
+    for vip in vips.iter().filter(|_| !keep_addresses) {
         if netlink.remove_address(vip.ifindex, vip.addr).await? {
             warn!(instance = %inst.name, addr = %vip.addr, "removed a virtual address left by an earlier run");
         }
@@ -1159,6 +1458,7 @@ async fn setup_instance(
         },
         state_since: mono_now(),
         last_transition: None,
+        resumed: None,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod guardian;
+pub mod handoff;
 pub mod net;
 pub mod notify;
 pub mod packet;

@@ -77,6 +77,18 @@ enum Command {
         /// stack (saves work on busy hosts; `tcpdump` no longer shows them).
         #[arg(long)]
         consume_adverts: bool,
+        /// Restart without failover: ask the daemon running on the control socket to hand
+        /// over (it exits without resigning, leaving the addresses and its XDP link pinned
+        /// under /sys/fs/bpf), then carry on its instances in their current state. Without
+        /// a running daemon, starts normally. (`systemctl restart` does the same through
+        /// the unit's `RestartKillSignal=SIGRTMIN+1`.)
+        #[arg(long)]
+        takeover: bool,
+        /// The bpffs a handover pins the XDP links on (mounted there if nothing is). The
+        /// old and the new daemon must see the same one: under `ip netns exec`, which
+        /// mounts a fresh /sys, point this at a bpffs mounted outside.
+        #[arg(long, value_name = "DIR", default_value = vrrp_daemon::handoff::DEFAULT_BPFFS)]
+        bpffs: PathBuf,
         /// Log level: error, warn, info, debug or trace (or a tracing filter such as
         /// `vrrp_daemon=debug`). RUST_LOG overrides it.
         #[arg(short = 'l', long, default_value = "info")]
@@ -312,6 +324,8 @@ fn main() -> ExitCode {
             config,
             log_level,
             consume_adverts,
+            takeover,
+            bpffs,
             control_socket,
             metrics_listen,
         } => {
@@ -346,6 +360,8 @@ fn main() -> ExitCode {
                     consume_adverts,
                     control_socket,
                     metrics_listen,
+                    takeover,
+                    bpffs,
                 },
             )) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,7 @@ fn the_unit_declares_readiness_reload_restart_and_capabilities() {
         "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
         "KillMode=mixed",
+        "RestartKillSignal=SIGRTMIN+1",
         "LimitMEMLOCK=infinity",
     ] {
         assert!(unit.lines().any(|l| l == line), "missing `{line}`:\n{unit}");

@@ -8,8 +8,13 @@ pub mod kernel;
 use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
     Ebpf,
+    maps::Map,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{TestRun, TestRunOptions, Xdp, XdpMode},
+    programs::{
+        TestRun, TestRunOptions, Xdp, XdpMode,
+        links::{FdLink, PinnedLink},
+        xdp::XdpLink,
+    },
 };
 use tracing::{info, warn};
 use vrrp_common::{
@@ -22,7 +27,11 @@ static XDP_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 
 /// The loaded program and the maps the daemon uses.
 pub struct Dataplane {
-    ebpf: Ebpf,
+    /// The object as loaded by this daemon; absent when its program and maps were taken
+    /// over from a predecessor's pins ([`Dataplane::from_pins`]).
+    ebpf: Option<Ebpf>,
+    /// The program taken over from a pin.
+    pinned_program: Option<Xdp>,
     instances: HashMap<MapData, InstanceKey, InstanceConfig>,
     peers: HashMap<MapData, InstanceKey, PeerState>,
     unicast_peers: HashMap<MapData, UnicastPeerKey, TtlBounds>,
@@ -31,6 +40,38 @@ pub struct Dataplane {
     ifaces: HashMap<MapData, u32, u32>,
     counters: PerCpuArray<MapData, u64>,
     events: Option<RingBuf<MapData>>,
+    /// The attachment (a bpf_link) per interface name; dropping one detaches it.
+    links: Vec<(String, FdLink)>,
+}
+
+/// A stable fingerprint of the embedded XDP object (FNV-1a 64): a handover reuses the
+/// predecessor's loaded program and maps only when it ran the very same object.
+pub fn object_tag() -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in XDP_OBJECT {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}-{}", XDP_OBJECT.len())
+}
+
+/// Every map of the program, by the name it has in the object and in the kernel.
+const MAP_NAMES: [&str; 8] = [
+    maps::INSTANCES,
+    maps::PEERS,
+    maps::UNICAST_PEERS,
+    maps::VIPS,
+    maps::HEARTBEAT,
+    maps::IFACES,
+    maps::COUNTERS,
+    maps::EVENTS,
+];
+
+/// The pin of the program in a handover directory.
+const PROGRAM_PIN: &str = "prog";
+
+fn map_pin(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    dir.join(format!("map-{name}"))
 }
 
 /// How the program ended up attached.
@@ -76,7 +117,8 @@ impl Dataplane {
         let counters = PerCpuArray::try_from(take(maps::COUNTERS)?)?;
         let events = Some(RingBuf::try_from(take(maps::EVENTS)?)?);
         Ok(Self {
-            ebpf,
+            ebpf: Some(ebpf),
+            pinned_program: None,
             instances,
             peers,
             unicast_peers,
@@ -85,6 +127,7 @@ impl Dataplane {
             ifaces,
             counters,
             events,
+            links: Vec::new(),
         })
     }
 
@@ -94,37 +137,194 @@ impl Dataplane {
     ///
     /// The program stays attached while `self` lives and is detached when it is dropped.
     pub fn attach(&mut self, ifname: &str, kind: Option<&str>) -> Result<AttachMode> {
-        let program: &mut Xdp = self
-            .ebpf
-            .program_mut(XDP_PROGRAM)
-            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing"))?
-            .try_into()?;
+        let program = self.program()?;
         if kind == Some("veth") {
             info!(
                 interface = ifname,
                 "veth: generic XDP, so XDP_TX replies reach the peer"
             );
-            program.attach(ifname, XdpMode::Skb).with_context(|| {
+            let id = program.attach(ifname, XdpMode::Skb).with_context(|| {
                 format!(
                     "attaching XDP to {ifname} (is another XDP program attached? \
                      see `ip link show {ifname}`)"
                 )
             })?;
+            let link = FdLink::try_from(program.take_link(id)?)
+                .context("the XDP attachment is not a bpf_link")?;
+            self.links.push((ifname.to_string(), link));
             return Ok(AttachMode::Generic);
         }
-        match program.attach(ifname, XdpMode::Driver) {
-            Ok(_) => Ok(AttachMode::Native),
+        let (id, mode) = match program.attach(ifname, XdpMode::Driver) {
+            Ok(id) => (id, AttachMode::Native),
             Err(native) => {
                 warn!(interface = ifname, error = %native, "native XDP unavailable, using generic mode");
-                program.attach(ifname, XdpMode::Skb).with_context(|| {
+                let id = program.attach(ifname, XdpMode::Skb).with_context(|| {
                     format!(
                         "attaching XDP to {ifname} (is another XDP program attached? \
                          see `ip link show {ifname}`)"
                     )
                 })?;
-                Ok(AttachMode::Generic)
+                (id, AttachMode::Generic)
+            }
+        };
+        let link = FdLink::try_from(program.take_link(id)?)
+            .context("the XDP attachment is not a bpf_link")?;
+        self.links.push((ifname.to_string(), link));
+        Ok(mode)
+    }
+
+    /// The observer program, loaded by this daemon or taken over.
+    fn program(&mut self) -> Result<&mut Xdp> {
+        if let Some(p) = self.pinned_program.as_mut() {
+            return Ok(p);
+        }
+        let ebpf = self
+            .ebpf
+            .as_mut()
+            .ok_or_else(|| anyhow!("no XDP program loaded"))?;
+        Ok(ebpf
+            .program_mut(XDP_PROGRAM)
+            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing"))?
+            .try_into()?)
+    }
+
+    /// Whether the program and maps were taken over from a predecessor's pins.
+    pub fn is_taken_over(&self) -> bool {
+        self.pinned_program.is_some()
+    }
+
+    /// A `--takeover` restart, old side, when the successor runs the same object: pin the
+    /// program and every map in `dir`, so it can carry on with them as they are (peer
+    /// records, counters, liveness gate) without loading and verifying anything.
+    pub fn pin_program_and_maps(&mut self, dir: &std::path::Path) -> Result<()> {
+        let program = self.program()?;
+        let map_ids = program
+            .info()
+            .context("reading the program's info")?
+            .map_ids()
+            .context("reading the program's maps")?
+            .unwrap_or_default();
+        let _ = std::fs::remove_file(dir.join(PROGRAM_PIN));
+        program
+            .pin(dir.join(PROGRAM_PIN))
+            .context("pinning the XDP program")?;
+        let mut pinned = 0;
+        for id in map_ids {
+            let map = aya::maps::MapData::from_id(id).context("opening a map of the program")?;
+            let name = map.info()?.name_as_str().unwrap_or_default().to_string();
+            if let Some(name) = MAP_NAMES.iter().find(|n| **n == name) {
+                let path = map_pin(dir, name);
+                let _ = std::fs::remove_file(&path);
+                map.pin(&path)
+                    .with_context(|| format!("pinning {}", path.display()))?;
+                pinned += 1;
             }
         }
+        if pinned != MAP_NAMES.len() {
+            bail!("found {pinned} of the program's {} maps", MAP_NAMES.len());
+        }
+        Ok(())
+    }
+
+    /// A `--takeover` restart, new side: the predecessor's program and maps from the pins
+    /// [`Dataplane::pin_program_and_maps`] left in `dir` (the pins are removed; the
+    /// objects live on through the handles). Nothing is verified again, so this takes
+    /// microseconds instead of the verifier's tenths of a second.
+    pub fn from_pins(dir: &std::path::Path) -> Result<Self> {
+        let program = Xdp::from_pin(
+            dir.join(PROGRAM_PIN),
+            aya_obj::programs::XdpAttachType::Interface,
+        )
+        .context("opening the pinned XDP program")?;
+        let open = |name: &str| -> Result<aya::maps::MapData> {
+            let path = map_pin(dir, name);
+            aya::maps::MapData::from_pin(&path)
+                .with_context(|| format!("opening the pinned map {}", path.display()))
+        };
+        let dataplane = Self {
+            ebpf: None,
+            pinned_program: Some(program),
+            instances: HashMap::try_from(Map::HashMap(open(maps::INSTANCES)?))?,
+            peers: HashMap::try_from(Map::HashMap(open(maps::PEERS)?))?,
+            unicast_peers: HashMap::try_from(Map::HashMap(open(maps::UNICAST_PEERS)?))?,
+            vips: HashMap::try_from(Map::HashMap(open(maps::VIPS)?))?,
+            heartbeat: Array::try_from(Map::Array(open(maps::HEARTBEAT)?))?,
+            ifaces: HashMap::try_from(Map::HashMap(open(maps::IFACES)?))?,
+            counters: PerCpuArray::try_from(Map::PerCpuArray(open(maps::COUNTERS)?))?,
+            events: Some(RingBuf::try_from(Map::RingBuf(open(maps::EVENTS)?))?),
+            links: Vec::new(),
+        };
+        Self::remove_pins(dir);
+        Ok(dataplane)
+    }
+
+    /// Remove the program and map pins of a handover directory (what is in use lives on).
+    pub fn remove_pins(dir: &std::path::Path) {
+        let _ = std::fs::remove_file(dir.join(PROGRAM_PIN));
+        for name in MAP_NAMES {
+            let _ = std::fs::remove_file(map_pin(dir, name));
+        }
+    }
+
+    /// Forget every instance, address, unicast peer and interface setting, keeping what
+    /// the program observed (peers, counters, events): a program taken over is then
+    /// configured afresh from this daemon's own configuration.
+    pub fn clear_settings(&mut self) {
+        fn clear<K: aya::Pod, V: aya::Pod>(map: &mut HashMap<MapData, K, V>) {
+            let keys: Vec<K> = map.keys().filter_map(Result::ok).collect();
+            for key in keys {
+                let _ = map.remove(&key);
+            }
+        }
+        clear(&mut self.instances);
+        clear(&mut self.vips);
+        clear(&mut self.unicast_peers);
+        clear(&mut self.ifaces);
+    }
+
+    /// A `--takeover` restart, old side: pin every attachment at `pin_of(interface)` so the
+    /// program keeps running on the interface after this process exits, until the new
+    /// daemon swaps its own program in ([`Dataplane::adopt`]). Returns `(interface, pin)`.
+    pub fn pin_links(
+        &mut self,
+        pin_of: impl Fn(&str) -> std::path::PathBuf,
+    ) -> Result<Vec<(String, std::path::PathBuf)>> {
+        let mut pinned = Vec::new();
+        for (ifname, link) in self.links.drain(..) {
+            let path = pin_of(&ifname);
+            let _ = std::fs::remove_file(&path);
+            link.pin(&path).with_context(|| {
+                format!("pinning the XDP link of {ifname} at {}", path.display())
+            })?;
+            pinned.push((ifname, path));
+        }
+        Ok(pinned)
+    }
+
+    /// A `--takeover` restart, new side: take the link the previous daemon pinned at `pin`
+    /// and atomically replace its program with this one (`BPF_LINK_UPDATE`): the interface
+    /// is never without an XDP program. The pin is removed; the link is then ours and is
+    /// detached when `self` is dropped, as after [`Dataplane::attach`].
+    pub fn adopt(&mut self, ifname: &str, pin: &std::path::Path) -> Result<()> {
+        let pinned = PinnedLink::from_pin(pin)
+            .with_context(|| format!("opening the pinned XDP link {}", pin.display()))?;
+        let fd = pinned
+            .unpin()
+            .with_context(|| format!("unpinning {}", pin.display()))?;
+        if self.is_taken_over() {
+            // The link already runs this very program.
+            self.links.push((ifname.to_string(), fd));
+            return Ok(());
+        }
+        let program = self.program()?;
+        let link = XdpLink::try_from(fd).context("the pinned link is not an XDP link")?;
+        let id = program
+            .attach_to_link(link)
+            .with_context(|| format!("replacing the program on the XDP link of {ifname}"))?;
+        let link = FdLink::try_from(program.take_link(id)?)
+            .context("the XDP attachment is not a bpf_link")?;
+        self.links.push((ifname.to_string(), link));
+        Ok(())
     }
 
     /// Declare an instance, so the program validates and records its adverts.
@@ -269,6 +469,8 @@ impl Dataplane {
     ) -> Result<(u32, u64)> {
         let program: &mut Xdp = self
             .ebpf
+            .as_mut()
+            .ok_or_else(|| anyhow!("no XDP object loaded"))?
             .program_mut(program)
             .ok_or_else(|| anyhow!("program {program} missing"))?
             .try_into()?;
@@ -282,11 +484,7 @@ impl Dataplane {
     /// [`Dataplane::test_run`] returning the frame as the program left it too (what
     /// `XDP_TX` would send).
     pub fn test_run_frame(&mut self, frame: &[u8], ifindex: u32) -> Result<(u32, Vec<u8>)> {
-        let program: &mut Xdp = self
-            .ebpf
-            .program_mut(XDP_PROGRAM)
-            .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing"))?
-            .try_into()?;
+        let program = self.program()?;
         let (result, out) = run_xdp(program, frame, ifindex, 1)?;
         Ok((result.return_value, out))
     }

@@ -23,7 +23,7 @@ use crate::config::{
 };
 
 /// Where a script stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Status {
     /// No verdict yet: neither adds nor subtracts weight, never faults.
     Init,
@@ -34,7 +34,7 @@ pub enum Status {
 }
 
 /// Counts consecutive results and decides the status.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScriptState {
     rise: u32,
     fall: u32,
@@ -44,6 +44,12 @@ pub struct ScriptState {
 }
 
 impl ScriptState {
+    /// Whether `self` counts rise and fall as `other` does (a script whose definition
+    /// changed across a restart starts its counting afresh).
+    pub fn counts_like(&self, other: &ScriptState) -> bool {
+        self.rise == other.rise && self.fall == other.fall
+    }
+
     /// A fresh state: `Init`, or `Failed` with `init_fail`.
     pub fn new(script: &VrrpScript) -> Self {
         Self {
