@@ -6,7 +6,8 @@
 //! idle / CPU saturated / flooded, stalled backup, frozen master, defective adverts, CPU
 //! and memory per node), the XDP cost per packet (`benches/xdp_cost.rs`) and the config
 //! parse (`bench-config`). It prints one table (medians, 95th percentiles, the ratio
-//! ours / keepalived) and writes it as Markdown to `target/bench/report.md`.
+//! ours / keepalived) and writes it as Markdown to `target/bench/report.md` and, for a full
+//! run, to `BENCHMARKS.md` at the top of the workspace (the committed record).
 //!
 //! A benchmark, not a test: it asserts nothing and is not part of `cargo xtask test` or
 //! CI. Every scenario is bounded (a fixed number of repetitions, every wait with a
@@ -393,8 +394,20 @@ pub fn run(daemon: &Path, quick: bool, only: Vec<String>) -> Result<()> {
         bench::render_markdown(&rows),
         bench::render_samples(&rows)
     );
-    std::fs::write(&path, md).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
     println!("written to {}", path.display());
+    // The committed record (the README quotes it): only a full run replaces it, so a
+    // subset never leaves it half a table.
+    let record = workspace().join("BENCHMARKS.md");
+    if only.is_empty() {
+        std::fs::write(&record, &md).with_context(|| format!("writing {}", record.display()))?;
+        println!("and to {}", record.display());
+    } else {
+        println!(
+            "{} left as it is (a subset run; only a full run replaces it)",
+            record.display()
+        );
+    }
     Ok(())
 }
 
