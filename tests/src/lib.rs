@@ -63,7 +63,7 @@ pub use flood::{Flood, FloodReport};
 pub use impair::{Direction, ImpairedLink, Impairment, RelayStats};
 pub use lab::{Host, Lab, LabBuilder, keepalived_bin};
 pub use netns::PREFIX;
-pub use probe::{OwnerChange, Probe, ProbeReply, ProbeReport};
+pub use probe::{OwnerChange, Probe, ProbeLive, ProbeReply, ProbeReport};
 pub use takeover::{
     Takeover, epoch_secs, master_down_v2, master_down_v3, skew_v2, skew_v3,
     takeover_after_priority_zero, takeover_after_silence,

@@ -9,7 +9,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -35,9 +35,37 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 /// a failing test never leaves the threads behind.
 pub struct Probe {
     stop: Arc<AtomicBool>,
+    live: Arc<LiveCounters>,
     prober: Option<JoinHandle<Result<Samples>>>,
     responders: Vec<JoinHandle<Result<()>>>,
     started_at: Instant,
+}
+
+/// What a running probe has seen so far ([`Probe::live`]), for a display that refreshes
+/// while the probe runs; the full picture comes from [`Probe::stop`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeLive {
+    /// Datagrams sent so far.
+    pub sent: u64,
+    /// Replies received so far.
+    pub received: u64,
+    /// The last reply: which node sent it and when it arrived, relative to
+    /// [`Probe::started_at`]; `None` before the first reply.
+    pub last_reply: Option<(usize, Duration)>,
+    /// How long the probe has been running.
+    pub elapsed: Duration,
+}
+
+/// Counters the prober thread updates as it goes, read by [`Probe::live`] without
+/// stopping it (atomics: the 1 ms send loop never waits for a reader).
+#[derive(Default)]
+struct LiveCounters {
+    sent: AtomicU64,
+    received: AtomicU64,
+    /// Node of the last reply; 0 before the first one.
+    last_node: AtomicU64,
+    /// Arrival of the last reply, in microseconds since the start.
+    last_at_us: AtomicU64,
 }
 
 /// One answered probe.
@@ -226,8 +254,10 @@ impl Probe {
         max: Duration,
     ) -> Result<Probe> {
         let stop = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(LiveCounters::default());
         let mut probe = Probe {
             stop: stop.clone(),
+            live: live.clone(),
             prober: None,
             responders: Vec::new(),
             started_at: Instant::now(),
@@ -248,7 +278,7 @@ impl Probe {
         let (start_tx, start_rx) = mpsc::channel::<Result<Instant>>();
         let dst = SocketAddr::V4(SocketAddrV4::new(vip, port));
         let prober = netns::spawn_in(client_ns, "vrrpt-prober".into(), move || {
-            send_loop(dst, max, &stop, &start_tx)
+            send_loop(dst, max, &stop, &live, &start_tx)
         })?;
         probe.prober = Some(prober);
         probe.started_at = start_rx
@@ -260,6 +290,19 @@ impl Probe {
     /// When the first probe was sent (time zero of the report).
     pub fn started_at(&self) -> Instant {
         self.started_at
+    }
+
+    /// What the probe has seen so far, without stopping it: for a live display of who
+    /// answers on the VIP and how long ago the last answer came.
+    pub fn live(&self) -> ProbeLive {
+        let node = self.live.last_node.load(Ordering::Acquire) as usize;
+        let at = Duration::from_micros(self.live.last_at_us.load(Ordering::Acquire));
+        ProbeLive {
+            sent: self.live.sent.load(Ordering::Relaxed),
+            received: self.live.received.load(Ordering::Relaxed),
+            last_reply: (node != 0).then_some((node, at)),
+            elapsed: self.started_at.elapsed(),
+        }
     }
 
     /// Stops probing, waits for replies still in flight, and summarises.
@@ -385,6 +428,7 @@ fn send_loop(
     dst: SocketAddr,
     max: Duration,
     stop: &AtomicBool,
+    live: &LiveCounters,
     started: &mpsc::Sender<Result<Instant>>,
 ) -> Result<Samples> {
     let sock = match UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)) {
@@ -419,6 +463,7 @@ fn send_loop(
                 send_errors += 1;
             }
             sent_at.push(now - start);
+            live.sent.store(sent_at.len() as u64, Ordering::Relaxed);
             next += INTERVAL;
             if next < now {
                 // We were descheduled: resume the cadence instead of bursting to catch up.
@@ -448,6 +493,10 @@ fn send_loop(
                             received_at,
                             node,
                         });
+                        live.received.store(replies.len() as u64, Ordering::Relaxed);
+                        live.last_at_us
+                            .store(received_at.as_micros() as u64, Ordering::Release);
+                        live.last_node.store(node as u64, Ordering::Release);
                     }
                 }
                 Err(e) if is_timeout(&e) => break,
