@@ -35,12 +35,21 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// With no arguments: a demo lab of namespaces showing a failover. With `-- ARGS`: run
-    /// `vrrp-daemon run ARGS` on this host, e.g. `cargo xtask run -- -f keepalived.conf`.
+    /// With no arguments: the demo, three nodes and a client in namespaces (interactive at
+    /// a terminal, a scripted tour otherwise). With `-- ARGS`: run `vrrp-daemon run ARGS`
+    /// on this host, e.g. `cargo xtask run -- -f keepalived.conf`.
     Run {
         /// Arguments for `vrrp-daemon run`.
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// The demo alone, with an already built daemon (no set-up, no build): what `run`
+    /// does after building. For the demo's own test, which runs it end to end.
+    #[command(hide = true)]
+    Demo {
+        /// The daemon binary.
+        #[arg(long)]
+        daemon: PathBuf,
     },
     /// Run every test: unit tests, the XDP program in the kernel, and the namespace labs.
     Test {
@@ -95,6 +104,11 @@ enum Cmd {
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<demo::Interrupted>() => {
+            eprintln!("xtask: {e}");
+            // What a shell reports for a command ended by SIGINT.
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("xtask: error: {e:#}");
             ExitCode::FAILURE
@@ -124,6 +138,10 @@ fn run(cli: Cli) -> Result<()> {
                     bail!("vrrp-daemon exited with {status}")
                 }
             }
+        }
+        Cmd::Demo { daemon } => {
+            setup::require_root("run the demo (XDP, raw sockets, namespaces)")?;
+            demo::run(&daemon)
         }
         Cmd::BenchConfig { config, runs } => bench::config(&config, runs),
         Cmd::Fuzz { seconds, target } => fuzz::run(target, seconds),

@@ -1,145 +1,62 @@
-//! `cargo xtask run` with no config: a two-node lab in namespaces, one VIP, the master is
-//! killed, and the timeline shows who owned the VIP when and the gap the client saw.
+//! `cargo xtask run` with no arguments: the first five minutes with vrrp-daemon.
+//!
+//! Three nodes (priorities 150, 100, 50) share one VIP on a bridge, each running the real
+//! daemon with its XDP program, in network namespaces; a client probes the VIP over UDP
+//! every millisecond, so every interruption is measured. Watchers record what happens on
+//! one clock: the adverts on the wire ([`wire`]), the VIP appearing and disappearing on
+//! each node (rtnetlink), the daemons' transitions and why ([`logs`]), and who answers the
+//! client. After each action the demo prints that as a timeline ([`timeline`]).
+//!
+//! At a terminal it is interactive ([`live`]): a screen refreshed four times a second from
+//! each daemon's `vrrp-daemon status --json`, and keys to kill, freeze, stop, restart, and
+//! lower a priority. Otherwise (CI, a pipe, `< /dev/null`) it runs a scripted tour
+//! ([`tour`]) that ends by itself. Either way the lab is removed on every exit: normal,
+//! error, Ctrl-C / SIGTERM / SIGHUP (a second one exits at once; the next lab sweeps what
+//! is left), or a panic.
+mod cluster;
+mod live;
+mod logs;
+mod status;
+mod timeline;
+mod tour;
+mod wire;
+
 use std::{
+    io::IsTerminal as _,
     path::Path,
-    time::{Duration, Instant},
+    sync::{Arc, atomic::AtomicBool},
 };
 
 use anyhow::{Context as _, Result};
-use vrrp_tests::{Host, Lab};
 
-const VIP: &str = "10.0.0.100";
-const PORT: u16 = 9000;
+/// The demo stopped because of Ctrl-C, SIGTERM or SIGHUP; the lab was torn down.
+/// `main` turns it into exit status 130, as a shell reports an interrupted command.
+#[derive(Debug)]
+pub struct Interrupted;
 
-fn config(state: &str, priority: u8) -> String {
-    format!(
-        "global_defs {{
-    vrrp_version 3
-}}
-
-vrrp_instance VI_1 {{
-    state {state}
-    interface eth0
-    virtual_router_id 51
-    priority {priority}
-    advert_int 0.1
-    virtual_ipaddress {{
-        {VIP}
-    }}
-}}
-"
-    )
-}
-
-struct Timeline {
-    start: Instant,
-}
-
-impl Timeline {
-    fn say(&self, what: impl AsRef<str>) {
-        let t = self.start.elapsed();
-        println!(
-            "  {:>4}.{:03} s  {}",
-            t.as_secs(),
-            t.subsec_millis(),
-            what.as_ref()
-        );
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted; the demo lab (namespaces, daemons) was removed")
     }
 }
 
-/// Wait until `cond` holds on the VIP holders; bounded.
-fn wait_holders(lab: &Lab, limit: Duration, cond: impl Fn(&[usize]) -> bool) -> Result<()> {
-    lab.wait_for(limit, Duration::from_millis(1), || {
-        cond(&lab.vip_holders(VIP))
-    })
-    .map(|_| ())
-}
+impl std::error::Error for Interrupted {}
 
-/// Run the demo with the daemon binary at `daemon`.
+/// Runs the demo with the daemon binary at `daemon`: interactive when stdin and stdout
+/// are a terminal, the scripted tour otherwise.
 pub fn run(daemon: &Path) -> Result<()> {
-    println!(
-        "vrrp-daemon demo: two nodes and a client in network namespaces, VRRPv3, advert_int 0.1 s"
-    );
-    println!("(node1: state MASTER priority 100, node2: state BACKUP priority 90, VIP {VIP})\n");
-    let lab = Lab::builder()
-        .nodes(2)
-        .client(true)
-        .daemon_bin(daemon)
-        .build()
-        .context("building the lab (needs root and iproute2)")?;
-    let tl = Timeline {
-        start: Instant::now(),
-    };
-    tl.say(format!(
-        "lab up: node1 {} node2 {} client {}",
-        lab.addr(1),
-        lab.addr(2),
-        lab.addr(Host::Client)
-    ));
-    let d1 = lab.spawn_daemon(1, &config("MASTER", 100), &[])?;
-    let _d2 = lab.spawn_daemon(2, &config("BACKUP", 90), &[])?;
-    tl.say("daemons started; both wait the master-down interval (~0.36 s) before electing");
-    wait_holders(&lab, Duration::from_secs(5), |h| h == [1])
-        .context("node1 never became master")?;
-    tl.say("node1 is MASTER and owns the VIP");
-
-    let probe = lab.start_probe(VIP, PORT)?;
-    tl.say("client starts probing the VIP over UDP every millisecond");
-    std::thread::sleep(Duration::from_millis(500));
-
-    let killed = Instant::now();
-    // A host dying: the link goes first, so not even the crash guardian's priority-0
-    // advert gets out (a daemon crash alone fails over after skew time instead).
-    lab.set_link(1, false)?;
-    d1.kill9()?;
-    tl.say("node1 dies: its link is cut and its daemon killed with kill -9 (no priority-0 advert)");
-    wait_holders(&lab, Duration::from_secs(5), |h| h.contains(&2))
-        .context("node2 never took over")?;
-    tl.say(format!(
-        "node2 is MASTER and owns the VIP, {} ms after the kill (bound: 3 × 100 ms + skew 65 ms = 365 ms)",
-        killed.elapsed().as_millis()
-    ));
-    std::thread::sleep(Duration::from_millis(500));
-
-    lab.set_link(1, true)?;
-    lab.spawn_daemon(1, &config("MASTER", 100), &[])?;
-    tl.say("node1 is back: link up, daemon restarted (removes its stale VIP, waits master-down, preempts)");
-    wait_holders(&lab, Duration::from_secs(5), |h| h == [1])
-        .context("node1 never took the VIP back")?;
-    tl.say("node1 is MASTER again and owns the VIP; node2 went back to BACKUP");
-    std::thread::sleep(Duration::from_millis(300));
-
-    let report = probe.stop()?;
-    tl.say("client stops probing");
-    println!(
-        "\nWhat the client saw ({} probes sent, {} answered):",
-        report.sent, report.received
-    );
-    for c in &report.changes {
-        let at = c.at + report.started_at.saturating_duration_since(tl.start);
-        println!(
-            "  {:>4}.{:03} s  answered by node{}",
-            at.as_secs(),
-            at.subsec_millis(),
-            c.to
-        );
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // Order matters: a signal that finds the flag already set (the second Ctrl-C)
+        // exits at once; the first one only sets it, and the demo winds down.
+        signal_hook::flag::register_conditional_shutdown(sig, 130, interrupted.clone())
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(sig, interrupted.clone())
+            .context("installing signal handlers")?;
     }
-    println!(
-        "  longest gap without an answer: {} ms (from {:?} to {:?} after the probe started)",
-        report.longest_gap_ms(),
-        report.longest_gap_span.0,
-        report.longest_gap_span.1
-    );
-    for node in 1..=2 {
-        println!("\nnode{node}'s transitions, as logged by vrrp-daemon:");
-        for line in lab
-            .log(node)
-            .lines()
-            .filter(|l| l.contains("VRRP transition"))
-        {
-            println!("  {}", line.trim());
-        }
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        live::run(daemon, interrupted)
+    } else {
+        tour::run(daemon, interrupted)
     }
-    println!("\n(the lab, its namespaces and daemons are removed now)");
-    Ok(())
 }
