@@ -6,7 +6,7 @@
 //! silent), so ten adverts a second make no noise.
 use std::{
     collections::HashMap,
-    mem::MaybeUninit,
+    io::Read as _,
     net::Ipv4Addr,
     sync::{
         Arc,
@@ -127,17 +127,13 @@ fn listen(
     stop: &AtomicBool,
 ) -> Result<()> {
     let mut senders: HashMap<usize, Sender> = HashMap::new();
-    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+    let mut buf = [0u8; 2048];
+    let mut reader = sock;
     while !stop.load(Ordering::Relaxed) {
-        match sock.recv(&mut buf) {
+        match reader.read(&mut buf) {
             Ok(n) => {
                 let now = Instant::now();
-                // SAFETY: `recv` initialised the first `n` bytes.
-                let packet: Vec<u8> = buf[..n]
-                    .iter()
-                    .map(|b| unsafe { b.assume_init() })
-                    .collect();
-                if let Some((node, priority)) = parse(&packet, nodes) {
+                if let Some((node, priority)) = parse(&buf[..n], nodes) {
                     observe(&mut senders, events, node, priority, now);
                 }
             }
