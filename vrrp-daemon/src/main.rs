@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 use vrrp_daemon::{
     config::{self, Severity, keywords},
@@ -15,7 +15,7 @@ use vrrp_daemon::{
 
 /// A keepalived-compatible VRRP daemon whose advert observer runs in the kernel (XDP).
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, after_long_help = FILES_AND_SIGNALS)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +34,18 @@ Exit status, as `keepalived -t` (keepalived 2.2.7, lib/scheduler.h `enum chk_exi
      (KEEPALIVED_CHK_EXIT_CONFIG_TEST_SECURITY)
 Messages go to stderr as `file:line:column: message`; `--dump json` writes the
 configuration, defaults applied, to stdout (unless there are errors).";
+
+/// What `--help` and the man page add after the subcommands: where things are and how the
+/// running daemon is driven, which an operator needs and no option says.
+const FILES_AND_SIGNALS: &str = "\
+Files:
+  /etc/keepalived/keepalived.conf   the configuration (keepalived's syntax and keywords)
+  /run/vrrp-daemon.sock             the control socket `status` queries (root only)
+Signals to `run`:
+  SIGTERM, SIGINT   resign (priority 0 adverts), release the addresses, detach XDP, exit
+  SIGHUP            re-read the configuration; on any error the running one stays
+  SIGUSR1, SIGUSR2  keepalived's data and statistics dumps ($TMPDIR or /tmp)
+See `vrrp-daemon keywords` for what each keepalived.conf keyword does here.";
 
 /// The exit codes of [`CHECK_EXIT_CODES`].
 mod check_exit {
@@ -114,6 +126,20 @@ enum Command {
         /// As the Markdown tables of README.md.
         #[arg(long)]
         markdown: bool,
+    },
+    /// Print a completion script for SHELL to stdout, e.g.
+    /// `vrrp-daemon completions bash > /usr/share/bash-completion/completions/vrrp-daemon`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (section 8: the command and each subcommand) into DIR (for
+    /// `cargo xtask package` and `install`, which ship them).
+    #[command(hide = true)]
+    Manpages {
+        /// Directory to write `vrrp-daemon.8`, `vrrp-daemon-run.8`, ... into (created if missing).
+        dir: PathBuf,
     },
     /// Time the loading of a configuration (for `cargo xtask bench-config`).
     #[command(hide = true)]
@@ -273,6 +299,98 @@ fn bench_config(path: &Path, runs: usize) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `completions`: clap_complete's script for `shell`, from the same definitions that parse
+/// the command line, so the two cannot drift. Hidden subcommands (the guardian, build
+/// helpers) are left out: clap_complete would offer them.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let full = Cli::command();
+    let mut cmd = clap::Command::new("vrrp-daemon")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(full.get_about().cloned().unwrap_or_default())
+        .subcommand_required(true)
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    clap_complete::generate(shell, &mut cmd, "vrrp-daemon", &mut std::io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// `manpages`: one page for the command and one per visible subcommand, section 8 (a daemon
+/// in /usr/sbin), named as git names its pages (`vrrp-daemon-check.8`).
+fn manpages(dir: &Path) -> ExitCode {
+    let result = (|| -> std::io::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let mut cmd = Cli::command().disable_help_subcommand(true);
+        // Building fills in each subcommand's display name (`vrrp-daemon-check`) and usage.
+        cmd.build();
+        let mut pages = vec![cmd.clone()];
+        pages.extend(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+        pages
+            .into_iter()
+            .map(|page| {
+                let path = dir.join(format!(
+                    "{}.8",
+                    page.get_display_name().unwrap_or(page.get_name())
+                ));
+                std::fs::write(&path, manpage(page)?)?;
+                Ok(path)
+            })
+            .collect()
+    })();
+    match result {
+        Ok(written) => {
+            for path in written {
+                println!("{}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: writing man pages into {}: {e}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One page in roff. clap_mangen's own "EXTRA" section would refill the text after the
+/// options (exit codes, files and signals) into one paragraph, so that text goes into a
+/// section named for what it is, kept line by line.
+fn manpage(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
+    use clap_mangen::roff::{Roff, roman};
+    let heading = match cmd.get_name() {
+        "check" => "EXIT STATUS",
+        "vrrp-daemon" => "FILES AND SIGNALS",
+        _ => "NOTES",
+    };
+    let after = cmd
+        .get_after_long_help()
+        .or(cmd.get_after_help())
+        .map(ToString::to_string);
+    // clap_mangen panics on a version section for a command without one (the subcommands).
+    let versioned = cmd.get_version().is_some();
+    let man = clap_mangen::Man::new(cmd)
+        .section("8")
+        .source(format!("vrrp-daemon {}", env!("CARGO_PKG_VERSION")))
+        .manual("System Administration");
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    man.render_subcommands_section(&mut out)?;
+    if let Some(text) = after {
+        let mut roff = Roff::new();
+        roff.control("SH", [heading]).control("nf", []);
+        for line in text.lines() {
+            roff.text([roman(line)]);
+        }
+        roff.control("fi", []);
+        roff.to_writer(&mut out)?;
+    }
+    if versioned {
+        man.render_version_section(&mut out)?;
+    }
+    Ok(out)
+}
+
 fn status(socket: &std::path::Path, json: bool) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -315,6 +433,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::BenchConfig { config, runs } => bench_config(&config, runs),
+        Command::Completions { shell } => completions(shell),
+        Command::Manpages { dir } => manpages(&dir),
         Command::Guardian => vrrp_daemon::guardian::run_guardian(),
         Command::Status {
             control_socket,
@@ -371,5 +491,24 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_names_the_default_control_socket() {
+        assert!(
+            FILES_AND_SIGNALS.contains(vrrp_daemon::control::server::DEFAULT_SOCKET),
+            "update FILES_AND_SIGNALS: the default socket is {}",
+            vrrp_daemon::control::server::DEFAULT_SOCKET
+        );
+    }
+
+    #[test]
+    fn the_cli_definitions_are_consistent() {
+        Cli::command().debug_assert();
     }
 }

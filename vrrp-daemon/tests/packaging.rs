@@ -52,10 +52,7 @@ fn systemd_analyze_accepts_the_unit() {
     let path = dir.join("vrrp-daemon.service");
     std::fs::write(
         &path,
-        unit().replace(
-            "/usr/local/sbin/vrrp-daemon",
-            env!("CARGO_BIN_EXE_vrrp-daemon"),
-        ),
+        unit().replace("/usr/sbin/vrrp-daemon", env!("CARGO_BIN_EXE_vrrp-daemon")),
     )
     .unwrap();
     let out = Command::new("systemd-analyze")

@@ -7,6 +7,7 @@
 mod bench;
 mod demo;
 mod fuzz;
+mod package;
 mod setup;
 mod vm;
 
@@ -89,6 +90,28 @@ enum Cmd {
         #[arg(long, default_value_t = 900)]
         timeout: u64,
     },
+    /// Build a Debian package with cargo-deb (installed if missing): the release binary in
+    /// /usr/sbin, the systemd unit, a sample keepalived.conf under /usr/share/doc, man pages
+    /// and bash/zsh/fish completions. Prints the .deb's path.
+    Package {
+        /// Package the debug build instead (quicker; for tests, not for hosts).
+        #[arg(long)]
+        debug: bool,
+        /// Directory to write the .deb into (default target/debian).
+        #[arg(long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
+    /// Install the release binary, the systemd unit, a sample keepalived.conf, man pages and
+    /// completions under DIR/usr/local (never touching an existing keepalived.conf), then
+    /// `systemctl daemon-reload` when DIR is / and systemd runs.
+    Install {
+        /// The root to install into.
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// Install the debug build instead (quicker; for tests).
+        #[arg(long)]
+        debug: bool,
+    },
     /// Fuzz the advert decoder and the XDP checks' userspace mirror (cargo-fuzz, fuzz/) for
     /// a bounded time each. Needs nightly; installs cargo-fuzz if missing. Not in CI.
     Fuzz {
@@ -143,6 +166,19 @@ fn run(cli: Cli) -> Result<()> {
             setup::require_root("run the demo (XDP, raw sockets, namespaces)")?;
             demo::run(&daemon)
         }
+        Cmd::Package { debug, output } => {
+            setup::toolchain()?;
+            setup::cargo_deb()?;
+            let daemon = build(!debug)?;
+            let deb = package::package(&daemon, !debug, output.as_deref())?;
+            println!("{}", deb.display());
+            Ok(())
+        }
+        Cmd::Install { root, debug } => {
+            setup::toolchain()?;
+            let daemon = build(!debug)?;
+            package::install(&daemon, &root)
+        }
         Cmd::BenchConfig { config, runs } => bench::config(&config, runs),
         Cmd::Fuzz { seconds, target } => fuzz::run(target, seconds),
         Cmd::VmTest { kernel, timeout } => {
@@ -160,6 +196,8 @@ fn run(cli: Cli) -> Result<()> {
             setup::toolchain()?;
             setup::require_root("run the XDP and namespace tests")?;
             setup::test_packages()?;
+            // The package test (xtask/tests/package.rs) runs `cargo xtask package`.
+            setup::cargo_deb()?;
             let daemon = build(false)?;
             cargo(
                 &["test", "--workspace", "--no-fail-fast"],

@@ -9,6 +9,9 @@ use std::{
 use anyhow::{Context as _, Result, bail};
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
+/// cargo-deb, which `cargo xtask package` drives; pinned so the package layout does not
+/// change under us (3.x puts units in /usr/lib/systemd/system).
+const CARGO_DEB_VERSION: &str = "3.8.0";
 
 /// Output of a command, if it ran and succeeded.
 fn output(cmd: &mut Command) -> Option<String> {
@@ -155,6 +158,29 @@ fn link_llvm(sysroot: &Path, lib: &Path) -> Result<()> {
             "nightly at {} ships no libLLVM; bpf-linker needs it (reinstall nightly with rustup)",
             sysroot.display()
         );
+    }
+    Ok(())
+}
+
+/// Install cargo-deb at the pinned version unless `cargo deb --version` already reports it.
+pub fn cargo_deb() -> Result<()> {
+    let version = output(Command::new("cargo").args(["deb", "--version"])).unwrap_or_default();
+    if version.split_whitespace().nth(1) == Some(CARGO_DEB_VERSION) {
+        return Ok(());
+    }
+    run(
+        Command::new("cargo").args([
+            "install",
+            "cargo-deb",
+            "--locked",
+            "--force",
+            "--version",
+            CARGO_DEB_VERSION,
+        ]),
+        &format!("installing cargo-deb {CARGO_DEB_VERSION} (builds the .deb; about two minutes)"),
+    )?;
+    if output(Command::new("cargo").args(["deb", "--version"])).is_none() {
+        bail!("cargo-deb was installed but `cargo deb` does not run; is ~/.cargo/bin on PATH?");
     }
     Ok(())
 }
