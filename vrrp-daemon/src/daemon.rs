@@ -70,6 +70,17 @@ pub struct Options {
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
 /// SIGTERM / SIGINT. SIGHUP reloads `path`.
 pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> {
+    // The guardian first: when this process dies the kernel closes its descriptors in
+    // order, and closing an XDP link detaches the program (RTNL, RCU grace periods: tens of
+    // milliseconds on a busy host). The pipe to the guardian, opened before any of them,
+    // is closed first, so the priority-0 adverts leave before the teardown, not after.
+    let guardian = match Guardian::start() {
+        Ok(g) => Some(g),
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "no crash guardian: a crash will fail over after the full master-down interval");
+            None
+        }
+    };
     // An old kernel is refused by version and missing feature before anything is touched.
     let kernel = crate::dataplane::kernel::check()?;
     tracing::info!(%kernel, "kernel has BPF ring buffers and bpf_link XDP");
@@ -99,13 +110,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         watched: Watchers::default(),
         fifos: Vec::new(),
         resume,
-        guardian: match Guardian::start() {
-            Ok(g) => Some(g),
-            Err(e) => {
-                warn!(error = %format!("{e:#}"), "no crash guardian: a crash will fail over after the full master-down interval");
-                None
-            }
-        },
+        guardian,
     };
     let (requests_tx, mut requests) = mpsc::channel::<oneshot::Sender<Snapshot>>(16);
     let _control =

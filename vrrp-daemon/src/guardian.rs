@@ -5,14 +5,22 @@
 //! instance becomes master, hands it the finished priority-0 advert packets and the
 //! addresses to release; when the instance leaves master it withdraws them. If the daemon
 //! dies for any reason (SIGKILL, panic, OOM kill), the kernel closes the pipe and the
-//! guardian, blocked in `read`, wakes at once: it sends the priority-0 adverts (the peer
+//! guardian, blocked in `poll`, wakes at once: it sends the priority-0 adverts (the peer
 //! takes over after skew time instead of the whole master-down interval) and removes the
-//! addresses, then exits. A planned stop (SIGTERM, or a `--takeover` restart) first writes
+//! addresses, then exits.
+//!
+//! "At once" needs care: a dying process's descriptors are released one by one, and some
+//! releases are slow (an XDP link detaches under RTNL with text patching and IPIs, a
+//! multicast socket leaves its groups under RTNL: 30 ms on a busy 2-core host). Linux
+//! releases them in descriptor order on older kernels and in reverse order on newer ones
+//! (task_work lists lost their FIFO order), so the guardian watches two pipes: its stdin,
+//! opened before anything else (a low descriptor), and a death pipe whose write end the
+//! daemon moves to a high descriptor ([`DEATH_FD_MIN`]). Whichever closes first wakes it. A planned stop (SIGTERM, or a `--takeover` restart) first writes
 //! [`Message::Planned`], after which the guardian exits without sending anything. If the
 //! guardian itself dies, the daemon starts a new one and hands it the current masters.
 use std::{
     collections::BTreeMap,
-    io::{BufRead as _, Write as _},
+    io::Write as _,
     net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6},
     process::{Child, ChildStdin, Command, Stdio},
 };
@@ -58,6 +66,8 @@ pub struct Guardian {
     exe: std::path::PathBuf,
     child: Child,
     stdin: ChildStdin,
+    /// The write end of the death pipe (never written; its closing is the message).
+    _death: std::os::fd::OwnedFd,
     /// What the guardian currently holds, to hand a new one after a restart.
     masters: BTreeMap<String, Message>,
 }
@@ -66,11 +76,12 @@ impl Guardian {
     /// Start the guardian (this same binary, `guardian` subcommand).
     pub fn start() -> Result<Self> {
         let exe = std::env::current_exe().context("locating the vrrp-daemon binary")?;
-        let (child, stdin) = spawn(&exe)?;
+        let (child, stdin, death) = spawn(&exe)?;
         Ok(Self {
             exe,
             child,
             stdin,
+            _death: death,
             masters: BTreeMap::new(),
         })
     }
@@ -103,9 +114,10 @@ impl Guardian {
         let _ = self.child.kill();
         let _ = self.child.wait();
         match spawn(&self.exe) {
-            Ok((child, stdin)) => {
+            Ok((child, stdin, death)) => {
                 self.child = child;
                 self.stdin = stdin;
+                self._death = death;
                 let masters: Vec<Message> = self.masters.values().cloned().collect();
                 for m in &masters {
                     let _ = self.write(m);
@@ -125,19 +137,70 @@ impl Guardian {
     }
 }
 
-fn spawn(exe: &std::path::Path) -> Result<(Child, ChildStdin)> {
-    use std::os::unix::process::CommandExt as _;
-    let mut child = Command::new(exe)
+/// The guardian's descriptor for the read end of the death pipe.
+const DEATH_FD: std::os::fd::RawFd = 3;
+/// The daemon keeps the write end of the death pipe at or above this descriptor, above
+/// everything else it opens (200 instances take about 600), so newer kernels release it
+/// first when the daemon dies.
+pub const DEATH_FD_MIN: std::os::fd::RawFd = 4095;
+
+fn spawn(exe: &std::path::Path) -> Result<(Child, ChildStdin, std::os::fd::OwnedFd)> {
+    use std::os::{
+        fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+        unix::process::CommandExt as _,
+    };
+    let (reader, writer) = std::io::pipe().context("creating the guardian's death pipe")?;
+    let reader_fd = reader.as_raw_fd();
+    let mut command = Command::new(exe);
+    command
         .arg("guardian")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         // Its own process group: a ^C or a signal to the daemon's group leaves it alone.
-        .process_group(0)
-        .spawn()
-        .context("starting the crash guardian")?;
+        .process_group(0);
+    // SAFETY: dup2 is async-signal-safe; `reader_fd` stays open until after the spawn.
+    unsafe {
+        command.pre_exec(move || {
+            // dup2 clears close-on-exec on the copy, so the guardian inherits it.
+            if libc::dup2(reader_fd, DEATH_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().context("starting the crash guardian")?;
+    drop(reader);
     let stdin = child.stdin.take().context("guardian stdin")?;
-    Ok((child, stdin))
+    raise_nofile_limit(DEATH_FD_MIN as u64 + 1);
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own, or -1.
+    let high = unsafe { libc::fcntl(writer.as_raw_fd(), libc::F_DUPFD_CLOEXEC, DEATH_FD_MIN) };
+    let death = if high >= 0 {
+        // SAFETY: `high` is a fresh descriptor owned by nobody else.
+        unsafe { OwnedFd::from_raw_fd(high) }
+    } else {
+        OwnedFd::from(writer)
+    };
+    Ok((child, stdin, death))
+}
+
+/// Make room for descriptors up to `needed` (the soft limit is often 1024 while the hard
+/// one is much higher).
+fn raise_nofile_limit(needed: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+            && limit.rlim_cur < needed
+            && limit.rlim_max >= needed
+        {
+            limit.rlim_cur = needed;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// What to do for one master instance on a crash: packets to send, addresses to remove.
@@ -152,25 +215,65 @@ pub fn run_guardian() -> std::process::ExitCode {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
     }
     let mut masters: BTreeMap<String, Resignation> = BTreeMap::new();
-    let stdin = std::io::stdin();
-    for line in stdin.lock().lines() {
-        let Ok(line) = line else { break };
-        match serde_json::from_str::<Message>(&line) {
-            Ok(Message::Master {
-                instance,
-                packets,
-                vips,
-            }) => {
-                masters.insert(instance, (packets, vips));
+    let mut pending = Vec::new();
+    let mut noticed = "its stdin";
+    // A guardian started without the death pipe (an older daemon) watches stdin only.
+    // SAFETY: fcntl(F_GETFD) on a descriptor number only queries it.
+    let death = if unsafe { libc::fcntl(DEATH_FD, libc::F_GETFD) } >= 0 {
+        DEATH_FD
+    } else {
+        -1
+    };
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: death,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on two valid pollfd structs (a negative fd is ignored).
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
             }
-            Ok(Message::NotMaster { instance }) => {
-                masters.remove(&instance);
+            break;
+        }
+        // What the daemon wrote before it died counts (a last NotMaster, or Planned), so
+        // stdin is drained before the death pipe is looked at.
+        let stdin_closed = fds[0].revents != 0 && !read_available(&mut pending);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            match serde_json::from_slice::<Message>(&line) {
+                Ok(Message::Master {
+                    instance,
+                    packets,
+                    vips,
+                }) => {
+                    masters.insert(instance, (packets, vips));
+                }
+                Ok(Message::NotMaster { instance }) => {
+                    masters.remove(&instance);
+                }
+                Ok(Message::Planned) => return std::process::ExitCode::SUCCESS,
+                Err(e) => eprintln!("vrrp-daemon guardian: bad message: {e}"),
             }
-            Ok(Message::Planned) => return std::process::ExitCode::SUCCESS,
-            Err(e) => eprintln!("vrrp-daemon guardian: bad message: {e}"),
+        }
+        if fds[1].revents != 0 {
+            noticed = "the death pipe";
+            break;
+        }
+        if stdin_closed {
+            break;
         }
     }
-    // EOF without a planned stop: the daemon died.
+    // The daemon died without a planned stop.
     for (packets, _) in masters.values() {
         for p in packets {
             if let Err(e) = send(p) {
@@ -188,13 +291,25 @@ pub fn run_guardian() -> std::process::ExitCode {
                 .status();
         }
         eprintln!(
-            "vrrp-daemon guardian: the daemon died; {instance} resigned with priority 0 and released its addresses"
+            "vrrp-daemon guardian: the daemon died (noticed through {noticed}); {instance} resigned with priority 0 and released its addresses"
         );
     }
     std::process::ExitCode::SUCCESS
 }
 
 /// Send one complete IP packet on its interface.
+/// Read what stdin has now into `pending`; false at end of file (or on an error).
+fn read_available(pending: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 64 * 1024];
+    // SAFETY: read into a buffer we own, of its size.
+    let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 {
+        return n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+    }
+    pending.extend_from_slice(&buf[..n as usize]);
+    true
+}
+
 pub fn send(p: &Packet) -> Result<()> {
     let (domain, to) = match p.dst {
         IpAddr::V4(a) => (Domain::IPV4, SocketAddr::V4(SocketAddrV4::new(a, 0))),
