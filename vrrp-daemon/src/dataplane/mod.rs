@@ -5,6 +5,8 @@
 //! always the one whose map layouts it was compiled with (`vrrp-common`).
 pub mod kernel;
 
+use std::os::fd::AsFd as _;
+
 use anyhow::{Context as _, Result, anyhow, bail};
 use aya::{
     Ebpf,
@@ -42,6 +44,28 @@ pub struct Dataplane {
     events: Option<RingBuf<MapData>>,
     /// The attachment (a bpf_link) per interface name; dropping one detaches it.
     links: Vec<(String, FdLink)>,
+    /// A second handle on every map, by name, for pinning them at a handover: finding
+    /// them from the program (`BPF_MAP_GET_FD_BY_ID`) needs CAP_SYS_ADMIN, which the
+    /// running daemon has dropped (see [`crate::privilege`]).
+    map_handles: Vec<(&'static str, MapData)>,
+}
+
+/// A second handle on `map` (its fd duplicated).
+fn second_handle(map: &MapData) -> Result<MapData> {
+    let fd = map
+        .fd()
+        .as_fd()
+        .try_clone_to_owned()
+        .context("duplicating a map's file descriptor")?;
+    MapData::from_fd(fd).context("opening a second handle on a map")
+}
+
+/// A second handle on a map of the object, as [`second_handle`].
+fn second_handle_of(map: &Map) -> Result<MapData> {
+    match map {
+        Map::HashMap(d) | Map::Array(d) | Map::PerCpuArray(d) | Map::RingBuf(d) => second_handle(d),
+        _ => bail!("unexpected map type in the XDP object"),
+    }
 }
 
 /// A stable fingerprint of the embedded XDP object (FNV-1a 64): a handover reuses the
@@ -104,9 +128,13 @@ impl Dataplane {
         program
             .load()
             .context("the kernel's verifier rejected the XDP program")?;
-        let mut take = |name: &str| {
-            ebpf.take_map(name)
-                .ok_or_else(|| anyhow!("map {name} missing from the object"))
+        let mut map_handles = Vec::new();
+        let mut take = |name: &'static str| {
+            let map = ebpf
+                .take_map(name)
+                .ok_or_else(|| anyhow!("map {name} missing from the object"))?;
+            map_handles.push((name, second_handle_of(&map)?));
+            anyhow::Ok(map)
         };
         let instances = HashMap::try_from(take(maps::INSTANCES)?)?;
         let peers = HashMap::try_from(take(maps::PEERS)?)?;
@@ -128,6 +156,7 @@ impl Dataplane {
             counters,
             events,
             links: Vec::new(),
+            map_handles,
         })
     }
 
@@ -198,30 +227,20 @@ impl Dataplane {
     /// records, counters, liveness gate) without loading and verifying anything.
     pub fn pin_program_and_maps(&mut self, dir: &std::path::Path) -> Result<()> {
         let program = self.program()?;
-        let map_ids = program
-            .info()
-            .context("reading the program's info")?
-            .map_ids()
-            .context("reading the program's maps")?
-            .unwrap_or_default();
         let _ = std::fs::remove_file(dir.join(PROGRAM_PIN));
         program
             .pin(dir.join(PROGRAM_PIN))
             .context("pinning the XDP program")?;
-        let mut pinned = 0;
-        for id in map_ids {
-            let map = aya::maps::MapData::from_id(id).context("opening a map of the program")?;
-            let name = map.info()?.name_as_str().unwrap_or_default().to_string();
-            if let Some(name) = MAP_NAMES.iter().find(|n| **n == name) {
-                let path = map_pin(dir, name);
-                let _ = std::fs::remove_file(&path);
-                map.pin(&path)
-                    .with_context(|| format!("pinning {}", path.display()))?;
-                pinned += 1;
-            }
-        }
-        if pinned != MAP_NAMES.len() {
-            bail!("found {pinned} of the program's {} maps", MAP_NAMES.len());
+        for name in MAP_NAMES {
+            let (_, map) = self
+                .map_handles
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| anyhow!("no handle on the map {name}"))?;
+            let path = map_pin(dir, name);
+            let _ = std::fs::remove_file(&path);
+            map.pin(&path)
+                .with_context(|| format!("pinning {}", path.display()))?;
         }
         Ok(())
     }
@@ -236,10 +255,13 @@ impl Dataplane {
             aya_obj::programs::XdpAttachType::Interface,
         )
         .context("opening the pinned XDP program")?;
-        let open = |name: &str| -> Result<aya::maps::MapData> {
+        let mut map_handles = Vec::new();
+        let mut open = |name: &'static str| -> Result<aya::maps::MapData> {
             let path = map_pin(dir, name);
-            aya::maps::MapData::from_pin(&path)
-                .with_context(|| format!("opening the pinned map {}", path.display()))
+            let map = aya::maps::MapData::from_pin(&path)
+                .with_context(|| format!("opening the pinned map {}", path.display()))?;
+            map_handles.push((name, second_handle(&map)?));
+            Ok(map)
         };
         let dataplane = Self {
             ebpf: None,
@@ -253,6 +275,7 @@ impl Dataplane {
             counters: PerCpuArray::try_from(Map::PerCpuArray(open(maps::COUNTERS)?))?,
             events: Some(RingBuf::try_from(Map::RingBuf(open(maps::EVENTS)?))?),
             links: Vec::new(),
+            map_handles,
         };
         Self::remove_pins(dir);
         Ok(dataplane)
