@@ -131,6 +131,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             "took over from the previous daemon"
         );
     }
+    // Set-up is done: keep only what reloads, VIP changes, map updates and scripts need.
+    crate::privilege::drop_after_setup()?;
     // Ready: XDP attached, instances running, status socket up.
     crate::sd_notify::notify("READY=1");
 

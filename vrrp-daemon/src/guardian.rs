@@ -214,6 +214,10 @@ pub fn run_guardian() -> std::process::ExitCode {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
     }
+    // It only sends raw packets and runs `ip addr del`: keep CAP_NET_RAW and CAP_NET_ADMIN.
+    if let Err(e) = crate::privilege::drop_for_guardian() {
+        eprintln!("vrrp-daemon guardian: capabilities not lowered: {e:#}");
+    }
     let mut masters: BTreeMap<String, Resignation> = BTreeMap::new();
     let mut pending = Vec::new();
     let mut noticed = "its stdin";

@@ -15,6 +15,7 @@ pub mod handoff;
 pub mod net;
 pub mod notify;
 pub mod packet;
+pub mod privilege;
 pub mod sd_notify;
 pub mod timer;
 pub mod track;

@@ -47,6 +47,17 @@ Signals to `run`:
   SIGUSR1, SIGUSR2  keepalived's data and statistics dumps ($TMPDIR or /tmp)
 See `vrrp-daemon keywords` for what each keepalived.conf keyword does here.";
 
+/// `run`'s exit status when a capability set-up needs is missing (1 is a configuration
+/// error or a failure while running), so a wrapper can tell the two apart.
+const EXIT_PRIVILEGE: u8 = 2;
+
+/// `run`'s exit statuses, for `--help`.
+const RUN_EXIT_CODES: &str = "\
+Exit status:
+  0  stopped by SIGTERM or SIGINT (masters resigned, addresses released)
+  1  the configuration has errors, or set-up or the event loop failed
+  2  a capability set-up needs is missing (the message names it); nothing was changed";
+
 /// The exit codes of [`CHECK_EXIT_CODES`].
 mod check_exit {
     pub const OK: u8 = 0;
@@ -71,6 +82,7 @@ enum Command {
         json: bool,
     },
     /// Run the VRRP instances of a keepalived.conf in the foreground, logging to stderr.
+    #[command(after_help = RUN_EXIT_CODES)]
     Run {
         /// keepalived.conf to run.
         #[arg(
@@ -355,7 +367,7 @@ fn manpages(dir: &Path) -> ExitCode {
 fn manpage(cmd: clap::Command) -> std::io::Result<Vec<u8>> {
     use clap_mangen::roff::{Roff, roman};
     let heading = match cmd.get_name() {
-        "check" => "EXIT STATUS",
+        "check" | "run" => "EXIT STATUS",
         "vrrp-daemon" => "FILES AND SIGNALS",
         _ => "NOTES",
     };
@@ -463,6 +475,11 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            // Before anything on the host is touched: every capability set-up needs.
+            if let Err(e) = vrrp_daemon::privilege::check_setup(&config, metrics_listen) {
+                tracing::error!("{e:#}");
+                return ExitCode::from(EXIT_PRIVILEGE);
+            }
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
