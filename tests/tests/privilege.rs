@@ -230,6 +230,23 @@ fn after_setup_only_the_runtime_capabilities_are_left_and_failover_reload_and_ro
         0,
         "the script has what the daemon dropped:\n{script}"
     );
+
+    // Every transition line names the instance, both states, the reason, the priority and
+    // the master (this host after a takeover).
+    let log = d2.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("VRRP transition BACKUP -> MASTER") && l.contains("instance=VI_1"))
+        .unwrap_or_else(|| panic!("no takeover line:\n{log}"));
+    for field in [
+        "from=BACKUP",
+        "to=MASTER",
+        "reason=",
+        "priority=90",
+        &format!("master={} (this host)", lab.addr(2)),
+    ] {
+        assert!(line.contains(field), "{field} missing from: {line}");
+    }
 }
 
 #[test]
@@ -356,7 +373,8 @@ fn after_the_drop_scripts_still_run_as_another_user_and_die_at_their_timeout() {
             "    track_script {\n        chk\n    }\n"
         )
     );
-    let d = lab.spawn_daemon(1, &config, &[]).expect("node1");
+    // `-D` (keepalived's --log-detail): debug lines too.
+    let d = lab.spawn_daemon(1, &config, &["-D"]).expect("node1");
     lab.wait_for(Duration::from_secs(5), 10 * MS, || {
         d.log().contains("capabilities lowered")
     })
@@ -387,4 +405,9 @@ fn after_the_drop_scripts_still_run_as_another_user_and_die_at_their_timeout() {
         )
     });
     assert!(d.is_running(), "{}", d.log());
+    assert!(
+        d.log().contains(" DEBUG "),
+        "-D logs at debug:\n{}",
+        d.log()
+    );
 }

@@ -1747,10 +1747,19 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 if from == vrrp::State::Master {
                     r.stats.release_master += 1;
                 }
-                let master = r.fsm.master().map(|(a, p)| format!("{a} (priority {p})"));
+                // The master after the transition: this host when it became master, else
+                // the peer whose adverts it follows, if any.
+                let master = if to == vrrp::State::Master {
+                    format!("{} (this host)", r.socket.source)
+                } else {
+                    r.fsm.master().map_or_else(
+                        || "unknown".to_string(),
+                        |(a, p)| format!("{a} (priority {p})"),
+                    )
+                };
                 info!(
                     instance = %r.config.name, from = %from, to = %to, %reason,
-                    priority = r.fsm.priority(), master = master.as_deref().unwrap_or("-"),
+                    priority = r.fsm.priority(), %master,
                     "VRRP transition {} -> {}", from, to
                 );
             }

@@ -216,7 +216,7 @@ pub fn run_guardian() -> std::process::ExitCode {
     }
     // It only sends raw packets and runs `ip addr del`: keep CAP_NET_RAW and CAP_NET_ADMIN.
     if let Err(e) = crate::privilege::drop_for_guardian() {
-        eprintln!("vrrp-daemon guardian: capabilities not lowered: {e:#}");
+        say(4, &format!("capabilities not lowered: {e:#}"));
     }
     let mut masters: BTreeMap<String, Resignation> = BTreeMap::new();
     let mut pending = Vec::new();
@@ -266,7 +266,7 @@ pub fn run_guardian() -> std::process::ExitCode {
                     masters.remove(&instance);
                 }
                 Ok(Message::Planned) => return std::process::ExitCode::SUCCESS,
-                Err(e) => eprintln!("vrrp-daemon guardian: bad message: {e}"),
+                Err(e) => say(3, &format!("bad message: {e}")),
             }
         }
         if fds[1].revents != 0 {
@@ -281,7 +281,7 @@ pub fn run_guardian() -> std::process::ExitCode {
     for (packets, _) in masters.values() {
         for p in packets {
             if let Err(e) = send(p) {
-                eprintln!("vrrp-daemon guardian: priority-0 advert not sent: {e:#}");
+                say(3, &format!("priority-0 advert not sent: {e:#}"));
             }
         }
     }
@@ -294,14 +294,26 @@ pub fn run_guardian() -> std::process::ExitCode {
                 .stderr(Stdio::null())
                 .status();
         }
-        eprintln!(
-            "vrrp-daemon guardian: the daemon died (noticed through {noticed}); {instance} resigned with priority 0 and released its addresses"
+        say(
+            4,
+            &format!(
+                "the daemon died (noticed through {noticed}); {instance} resigned with priority 0 and released its addresses"
+            ),
         );
     }
     std::process::ExitCode::SUCCESS
 }
 
-/// Send one complete IP packet on its interface.
+/// One line on stderr (shared with the daemon), with its syslog priority prefix when
+/// stderr is the journal, as the daemon's own lines.
+fn say(priority: u8, message: &str) {
+    if crate::logging::stderr_is_journal() {
+        eprintln!("<{priority}>vrrp-daemon guardian: {message}");
+    } else {
+        eprintln!("vrrp-daemon guardian: {message}");
+    }
+}
+
 /// Read what stdin has now into `pending`; false at end of file (or on an error).
 fn read_available(pending: &mut Vec<u8>) -> bool {
     let mut buf = [0u8; 64 * 1024];
@@ -314,6 +326,7 @@ fn read_available(pending: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Send one complete IP packet on its interface.
 pub fn send(p: &Packet) -> Result<()> {
     let (domain, to) = match p.dst {
         IpAddr::V4(a) => (Domain::IPV4, SocketAddr::V4(SocketAddrV4::new(a, 0))),

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod dataplane;
 pub mod guardian;
 pub mod handoff;
+pub mod logging;
 pub mod net;
 pub mod notify;
 pub mod packet;

@@ -1,13 +1,11 @@
 //! `vrrp-daemon`: command line.
 use std::{
-    io::IsTerminal as _,
     path::{Path, PathBuf},
     process::ExitCode,
     time::{Duration, Instant},
 };
 
 use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
-use tracing_subscriber::EnvFilter;
 use vrrp_daemon::{
     config::{self, Severity, keywords},
     daemon,
@@ -113,10 +111,13 @@ enum Command {
         /// mounts a fresh /sys, point this at a bpffs mounted outside.
         #[arg(long, value_name = "DIR", default_value = vrrp_daemon::handoff::DEFAULT_BPFFS)]
         bpffs: PathBuf,
-        /// Log level: error, warn, info, debug or trace (or a tracing filter such as
-        /// `vrrp_daemon=debug`). RUST_LOG overrides it.
-        #[arg(short = 'l', long, default_value = "info")]
-        log_level: String,
+        /// Log level: error, warn, info (the default), debug or trace (or a tracing
+        /// filter such as `vrrp_daemon=debug`). RUST_LOG overrides it.
+        #[arg(short = 'l', long, value_name = "LEVEL")]
+        log_level: Option<String>,
+        /// Detailed logs (keepalived's `-D`): the same as `-l debug`.
+        #[arg(short = 'D', long, conflicts_with = "log_level")]
+        log_detail: bool,
     },
     /// Check a keepalived.conf and exit with keepalived's `-t` codes (0 when valid).
     #[command(after_help = CHECK_EXIT_CODES)]
@@ -455,21 +456,17 @@ fn main() -> ExitCode {
         Command::Run {
             config,
             log_level,
+            log_detail,
             consume_adverts,
             takeover,
             bpffs,
             control_socket,
             metrics_listen,
         } => {
-            let filter = EnvFilter::try_from_default_env()
-                .or_else(|_| EnvFilter::try_new(&log_level))
-                .unwrap_or_else(|_| EnvFilter::new("info"));
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                // Colour only for a person at a terminal; journald and log files get plain text.
-                .with_ansi(std::io::stderr().is_terminal())
-                .init();
+            vrrp_daemon::logging::init(vrrp_daemon::logging::level_directive(
+                log_level.as_deref(),
+                log_detail,
+            ));
             let path = config;
             let config = match load(&path) {
                 Ok(c) => c,
