@@ -131,6 +131,10 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             "took over from the previous daemon"
         );
     }
+    // A handover pins under --bpffs; mounting one there needs CAP_SYS_ADMIN, dropped below.
+    if let Err(e) = handoff::mount_bpffs(&daemon.options.bpffs) {
+        debug!(error = %format!("{e:#}"), "no bpffs for a handover; a restart will resign instead");
+    }
     // Set-up is done: keep only what reloads, VIP changes, map updates and scripts need.
     crate::privilege::drop_after_setup()?;
     // Ready: XDP attached, instances running, status socket up.

@@ -76,6 +76,15 @@ pub fn pin_dir(bpffs: &Path) -> PathBuf {
 /// Make sure [`link_pin`]'s directory exists on a bpffs, mounting bpffs at `bpffs` when
 /// nothing is mounted there (as libbpf-based tools do).
 pub fn prepare_pin_dir(bpffs: &Path) -> Result<()> {
+    mount_bpffs(bpffs)?;
+    let dir = pin_dir(bpffs);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Mount bpffs at `bpffs` unless one is mounted there already. Needs CAP_SYS_ADMIN, which
+/// the daemon drops after set-up ([`crate::privilege`]), so set-up calls this for the
+/// handover to come.
+pub fn mount_bpffs(bpffs: &Path) -> Result<()> {
     if !is_bpffs(bpffs) {
         let source = c"bpffs";
         let target =
@@ -100,8 +109,7 @@ pub fn prepare_pin_dir(bpffs: &Path) -> Result<()> {
             );
         }
     }
-    let dir = pin_dir(bpffs);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))
+    Ok(())
 }
 
 fn is_bpffs(path: &Path) -> bool {
