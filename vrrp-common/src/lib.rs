@@ -35,9 +35,13 @@ pub mod maps {
     /// `HashMap<UnicastPeerKey, TtlBounds>`: the configured `unicast_peer`s of each
     /// instance, with their TTL bounds.
     pub const UNICAST_PEERS: &str = "UNICAST_PEERS";
-    /// `HashMap<VipKey, VipOwner>`: the virtual addresses this host owns now; the XDP
-    /// program answers ARP / neighbour solicitations for them.
-    pub const VIPS: &str = "VIPS";
+    /// `HashMap<VipKeyV4, VipOwner>`: the IPv4 virtual addresses this host owns now; the
+    /// XDP program answers ARP requests for them. Separate from [`VIPS_V6`] so that the
+    /// ARP path hashes and compares an 8-byte key, not a 20-byte one.
+    pub const VIPS_V4: &str = "VIPS_V4";
+    /// `HashMap<VipKeyV6, VipOwner>`: the IPv6 virtual addresses this host owns now; the
+    /// XDP program answers neighbour solicitations for them.
+    pub const VIPS_V6: &str = "VIPS_V6";
     /// `HashMap<u32, u32>`: per-interface switches (ifindex → [`crate::iface_flags`]).
     pub const IFACES: &str = "IFACES";
     /// `Array<u64>` of one slot: the daemon's heartbeat (CLOCK_MONOTONIC ns). The responder
@@ -45,18 +49,27 @@ pub mod maps {
     pub const HEARTBEAT: &str = "HEARTBEAT";
 }
 
-/// A virtual address on an interface, key of the `VIPS` map.
+/// An IPv4 virtual address on an interface, key of the `VIPS_V4` map. Eight bytes, no
+/// padding: the ARP responder builds it from two loads and the kernel hashes two words.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
-pub struct VipKey {
+pub struct VipKeyV4 {
     /// The interface the address is configured on (requests on others are not answered).
     pub ifindex: u32,
-    /// [`FAMILY_V4`] or [`FAMILY_V6`].
-    pub family: u8,
-    /// Explicit padding; always zero.
-    pub _pad: [u8; 3],
-    /// The address; IPv4 uses the first 4 bytes.
+    /// The address, in network order as on the wire.
+    pub addr: [u8; 4],
+}
+
+/// An IPv6 virtual address on an interface, key of the `VIPS_V6` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "user", derive(bytemuck::Pod, bytemuck::Zeroable))]
+pub struct VipKeyV6 {
+    /// The interface the address is configured on (solicitations on others are not
+    /// answered).
+    pub ifindex: u32,
+    /// The address, in network order as on the wire.
     pub addr: [u8; 16],
 }
 
@@ -298,7 +311,8 @@ const _: () = assert!(size_of::<PeerState>() == 40);
 const _: () = assert!(size_of::<PeerEvent>() == 56);
 const _: () = assert!(size_of::<UnicastPeerKey>() == 24);
 const _: () = assert!(size_of::<TtlBounds>() == 4);
-const _: () = assert!(size_of::<VipKey>() == 24);
+const _: () = assert!(size_of::<VipKeyV4>() == 8);
+const _: () = assert!(size_of::<VipKeyV6>() == 20);
 const _: () = assert!(size_of::<VipOwner>() == 16);
 
 #[cfg(feature = "user")]
@@ -311,6 +325,7 @@ mod pod {
     unsafe impl aya::Pod for super::PeerEvent {}
     unsafe impl aya::Pod for super::UnicastPeerKey {}
     unsafe impl aya::Pod for super::TtlBounds {}
-    unsafe impl aya::Pod for super::VipKey {}
+    unsafe impl aya::Pod for super::VipKeyV4 {}
+    unsafe impl aya::Pod for super::VipKeyV6 {}
     unsafe impl aya::Pod for super::VipOwner {}
 }

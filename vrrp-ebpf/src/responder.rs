@@ -1,12 +1,13 @@
 //! The ARP and neighbour-discovery responder for the virtual addresses this host owns.
 //!
-//! A request for an address in `VIPS` on the interface it belongs to is turned into the
-//! reply in place and sent back with `XDP_TX`: no trip through the stack, no matter how busy
-//! the host is. The answer is gated on the daemon's heartbeat: when the daemon has been
-//! silent longer than the instance's master-down interval (hung, SIGSTOPped), requests for
-//! its addresses are dropped instead — the kernel would otherwise keep answering for the
-//! still-configured address and keep traffic on a host whose daemon no longer advertises,
-//! while a backup has taken over. Gratuitous ARPs and unsolicited NAs stay in userspace.
+//! A request for an address in `VIPS_V4` / `VIPS_V6` on the interface it belongs to is
+//! turned into the reply in place and sent back with `XDP_TX`: no trip through the stack,
+//! no matter how busy the host is. The answer is gated on the daemon's heartbeat: when the
+//! daemon has been silent longer than the instance's master-down interval (hung,
+//! SIGSTOPped), requests for its addresses are dropped instead — the kernel would otherwise
+//! keep answering for the still-configured address and keep traffic on a host whose daemon
+//! no longer advertises, while a backup has taken over. Gratuitous ARPs and unsolicited NAs
+//! stay in userspace.
 use aya_ebpf::{
     bindings::xdp_action::{XDP_DROP, XDP_PASS, XDP_TX},
     helpers::bpf_ktime_get_ns,
@@ -14,19 +15,25 @@ use aya_ebpf::{
     maps::{Array, HashMap},
     programs::XdpContext,
 };
-use vrrp_common::{FAMILY_V4, FAMILY_V6, VipKey, VipOwner, counter};
+use vrrp_common::{VipKeyV4, VipKeyV6, VipOwner, counter};
 
-use crate::observer::{bump, fold, load, word_sum};
+use crate::observer::{bump, fold, load, ptr_at, word_sum};
 
-/// Owned virtual addresses, filled by the daemon on becoming master.
-#[map(name = "VIPS")]
-static VIPS: HashMap<VipKey, VipOwner> = HashMap::with_max_entries(4096, 0);
+/// Owned IPv4 virtual addresses, filled by the daemon on becoming master.
+#[map(name = "VIPS_V4")]
+static VIPS_V4: HashMap<VipKeyV4, VipOwner> = HashMap::with_max_entries(4096, 0);
+
+/// Owned IPv6 virtual addresses, filled by the daemon on becoming master.
+#[map(name = "VIPS_V6")]
+static VIPS_V6: HashMap<VipKeyV6, VipOwner> = HashMap::with_max_entries(4096, 0);
 
 /// The daemon's heartbeat (CLOCK_MONOTONIC ns), slot 0.
 #[map(name = "HEARTBEAT")]
 static HEARTBEAT: Array<u64> = Array::with_max_entries(1, 0);
 
 const ARP_LEN: usize = 28;
+/// The fixed part of an ARP request we answer: Ethernet / IPv4 / 6 / 4 / request.
+const ARP_REQUEST_HEAD: [u8; 8] = [0, 1, 0x08, 0x00, 6, 4, 0, 1];
 const ICMPV6_NS: u8 = 135;
 const ICMPV6_NA: u8 = 136;
 /// NS / NA with one link-layer address option: 24 + 8 bytes.
@@ -42,63 +49,77 @@ fn ptr_mut<T>(ctx: &XdpContext, off: usize) -> Result<*mut T, ()> {
     Ok((start + off) as *mut T)
 }
 
-/// Who answers for `key`, and whether the daemon is alive enough to let it.
+/// Whether the daemon's last heartbeat is recent enough to answer for a VIP whose
+/// instance tolerates `max_silence_ns` of silence (its master-down interval).
 #[inline(always)]
-fn owner(key: &VipKey) -> Option<Result<VipOwner, ()>> {
-    // SAFETY: plain data; a torn read by a concurrent update only changes one answer.
-    let owner = *unsafe { VIPS.get(key) }?;
+fn alive(max_silence_ns: u64) -> bool {
     let heartbeat = HEARTBEAT.get(0).copied().unwrap_or(0);
     // SAFETY: no preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
-    if now.wrapping_sub(heartbeat) > owner.max_silence_ns {
+    now.wrapping_sub(heartbeat) <= max_silence_ns
+}
+
+/// Who answers for an IPv6 VIP, and whether the daemon is alive enough to let it.
+#[inline(always)]
+fn owner_v6(key: &VipKeyV6) -> Option<Result<VipOwner, ()>> {
+    // SAFETY: plain data; a torn read by a concurrent update only changes one answer.
+    let owner = *unsafe { VIPS_V6.get(key) }?;
+    if !alive(owner.max_silence_ns) {
         return Some(Err(()));
     }
     Some(Ok(owner))
 }
 
 /// ARP request for an owned IPv4 VIP → ARP reply, in place.
+///
+/// This is the hot path of the responder (a client re-ARPing after a takeover), so it
+/// reads only the fields it needs straight from the frame, builds an 8-byte key with no
+/// stack copies, makes one hash lookup, and writes only the bytes that change.
 #[inline(always)]
 pub fn arp_request(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
-    let arp = load::<[u8; ARP_LEN]>(ctx, l3)?;
-    // Ethernet / IPv4 / 6 / 4 / request.
-    if arp[0..8] != [0, 1, 0x08, 0x00, 6, 4, 0, 1] {
+    let arp = ptr_at::<[u8; ARP_LEN]>(ctx, l3)?;
+    // SAFETY: ptr_at checked that all ARP_LEN bytes are inside the frame; the fields are
+    // plain bytes read at constant offsets from it.
+    let (head, sha, spa, tpa) = unsafe {
+        (
+            core::ptr::read_unaligned(arp as *const [u8; 8]),
+            core::ptr::read_unaligned(arp.byte_add(8) as *const [u8; 6]),
+            core::ptr::read_unaligned(arp.byte_add(14) as *const [u8; 4]),
+            core::ptr::read_unaligned(arp.byte_add(24) as *const [u8; 4]),
+        )
+    };
+    if head != ARP_REQUEST_HEAD {
         return Ok(XDP_PASS);
     }
-    let (sha, spa, tpa) = (&arp[8..14], &arp[14..18], &arp[24..28]);
     if spa == tpa {
         // Someone announcing the address (a gratuitous ARP): not a question.
         return Ok(XDP_PASS);
     }
-    let mut addr = [0u8; 16];
-    addr[..4].copy_from_slice(tpa);
-    let key = VipKey {
+    let key = VipKeyV4 {
         ifindex: ctx.ingress_ifindex() as u32,
-        family: FAMILY_V4,
-        _pad: [0; 3],
-        addr,
+        addr: tpa,
     };
-    let owner = match owner(&key) {
-        None => return Ok(XDP_PASS),
-        Some(Err(())) => {
-            bump(counter::STALE_DROPPED);
-            return Ok(XDP_DROP);
-        }
-        Some(Ok(owner)) => owner,
+    // SAFETY: plain data; a torn read by a concurrent update only changes one answer.
+    let Some(owner) = (unsafe { VIPS_V4.get(&key) }) else {
+        return Ok(XDP_PASS);
     };
-    let mut reply = [0u8; ARP_LEN];
-    reply[0..6].copy_from_slice(&arp[0..6]);
-    reply[7] = 2; // reply
-    reply[8..14].copy_from_slice(&owner.mac);
-    reply[14..18].copy_from_slice(tpa);
-    reply[18..24].copy_from_slice(sha);
-    reply[24..28].copy_from_slice(spa);
-    let mut eth = [0u8; 12];
-    eth[0..6].copy_from_slice(sha);
-    eth[6..12].copy_from_slice(&owner.mac);
+    let (max_silence_ns, mac) = (owner.max_silence_ns, owner.mac);
+    if !alive(max_silence_ns) {
+        bump(counter::STALE_DROPPED);
+        return Ok(XDP_DROP);
+    }
+    let eth = ptr_mut::<[u8; 12]>(ctx, 0)?;
+    let arp = ptr_mut::<[u8; ARP_LEN]>(ctx, l3)?;
     // SAFETY: both ranges were bounds-checked by ptr_mut; the frame is ours to rewrite.
+    // Hardware type, protocol type, lengths and the opcode's high byte (0) stay.
     unsafe {
-        core::ptr::write_unaligned(ptr_mut::<[u8; 12]>(ctx, 0)?, eth);
-        core::ptr::write_unaligned(ptr_mut::<[u8; ARP_LEN]>(ctx, l3)?, reply);
+        core::ptr::write_unaligned(eth as *mut [u8; 6], sha);
+        core::ptr::write_unaligned(eth.byte_add(6) as *mut [u8; 6], mac);
+        core::ptr::write_unaligned(arp.byte_add(7) as *mut u8, 2); // reply
+        core::ptr::write_unaligned(arp.byte_add(8) as *mut [u8; 6], mac);
+        core::ptr::write_unaligned(arp.byte_add(14) as *mut [u8; 4], tpa);
+        core::ptr::write_unaligned(arp.byte_add(18) as *mut [u8; 6], sha);
+        core::ptr::write_unaligned(arp.byte_add(24) as *mut [u8; 4], spa);
     }
     bump(counter::ARP_REPLIED);
     Ok(XDP_TX)
@@ -126,13 +147,11 @@ pub fn neighbour_solicitation(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
     }
     let mut target = [0u8; 16];
     target.copy_from_slice(&icmp[8..24]);
-    let key = VipKey {
+    let key = VipKeyV6 {
         ifindex: ctx.ingress_ifindex() as u32,
-        family: FAMILY_V6,
-        _pad: [0; 3],
         addr: target,
     };
-    let owner = match owner(&key) {
+    let owner = match owner_v6(&key) {
         None => return Ok(XDP_PASS),
         Some(Err(())) => {
             bump(counter::STALE_DROPPED);

@@ -20,8 +20,8 @@ use aya::{
 };
 use tracing::{info, warn};
 use vrrp_common::{
-    FAMILY_V4, FAMILY_V6, InstanceConfig, InstanceKey, PeerState, TtlBounds, UnicastPeerKey,
-    VipKey, VipOwner, XDP_PROGRAM, counter, maps,
+    InstanceConfig, InstanceKey, PeerState, TtlBounds, UnicastPeerKey, VipKeyV4, VipKeyV6,
+    VipOwner, XDP_PROGRAM, counter, maps,
 };
 
 /// The XDP object embedded at build time (empty when the eBPF toolchain was missing).
@@ -37,7 +37,8 @@ pub struct Dataplane {
     instances: HashMap<MapData, InstanceKey, InstanceConfig>,
     peers: HashMap<MapData, InstanceKey, PeerState>,
     unicast_peers: HashMap<MapData, UnicastPeerKey, TtlBounds>,
-    vips: HashMap<MapData, VipKey, VipOwner>,
+    vips_v4: HashMap<MapData, VipKeyV4, VipOwner>,
+    vips_v6: HashMap<MapData, VipKeyV6, VipOwner>,
     heartbeat: Array<MapData, u64>,
     ifaces: HashMap<MapData, u32, u32>,
     counters: PerCpuArray<MapData, u64>,
@@ -80,11 +81,12 @@ pub fn object_tag() -> String {
 }
 
 /// Every map of the program, by the name it has in the object and in the kernel.
-const MAP_NAMES: [&str; 8] = [
+const MAP_NAMES: [&str; 9] = [
     maps::INSTANCES,
     maps::PEERS,
     maps::UNICAST_PEERS,
-    maps::VIPS,
+    maps::VIPS_V4,
+    maps::VIPS_V6,
     maps::HEARTBEAT,
     maps::IFACES,
     maps::COUNTERS,
@@ -139,7 +141,8 @@ impl Dataplane {
         let instances = HashMap::try_from(take(maps::INSTANCES)?)?;
         let peers = HashMap::try_from(take(maps::PEERS)?)?;
         let unicast_peers = HashMap::try_from(take(maps::UNICAST_PEERS)?)?;
-        let vips = HashMap::try_from(take(maps::VIPS)?)?;
+        let vips_v4 = HashMap::try_from(take(maps::VIPS_V4)?)?;
+        let vips_v6 = HashMap::try_from(take(maps::VIPS_V6)?)?;
         let heartbeat = Array::try_from(take(maps::HEARTBEAT)?)?;
         let ifaces = HashMap::try_from(take(maps::IFACES)?)?;
         let counters = PerCpuArray::try_from(take(maps::COUNTERS)?)?;
@@ -150,7 +153,8 @@ impl Dataplane {
             instances,
             peers,
             unicast_peers,
-            vips,
+            vips_v4,
+            vips_v6,
             heartbeat,
             ifaces,
             counters,
@@ -269,7 +273,8 @@ impl Dataplane {
             instances: HashMap::try_from(Map::HashMap(open(maps::INSTANCES)?))?,
             peers: HashMap::try_from(Map::HashMap(open(maps::PEERS)?))?,
             unicast_peers: HashMap::try_from(Map::HashMap(open(maps::UNICAST_PEERS)?))?,
-            vips: HashMap::try_from(Map::HashMap(open(maps::VIPS)?))?,
+            vips_v4: HashMap::try_from(Map::HashMap(open(maps::VIPS_V4)?))?,
+            vips_v6: HashMap::try_from(Map::HashMap(open(maps::VIPS_V6)?))?,
             heartbeat: Array::try_from(Map::Array(open(maps::HEARTBEAT)?))?,
             ifaces: HashMap::try_from(Map::HashMap(open(maps::IFACES)?))?,
             counters: PerCpuArray::try_from(Map::PerCpuArray(open(maps::COUNTERS)?))?,
@@ -300,7 +305,8 @@ impl Dataplane {
             }
         }
         clear(&mut self.instances);
-        clear(&mut self.vips);
+        clear(&mut self.vips_v4);
+        clear(&mut self.vips_v6);
         clear(&mut self.unicast_peers);
         clear(&mut self.ifaces);
     }
@@ -383,18 +389,30 @@ impl Dataplane {
             mac,
             _pad: [0; 2],
         };
-        self.vips
-            .insert(vip_key(ifindex, addr), owner, 0)
-            .context("writing VIPS")?;
-        Ok(())
+        match addr {
+            std::net::IpAddr::V4(a) => self
+                .vips_v4
+                .insert(vip_key_v4(ifindex, a), owner, 0)
+                .context("writing VIPS_V4"),
+            std::net::IpAddr::V6(a) => self
+                .vips_v6
+                .insert(vip_key_v6(ifindex, a), owner, 0)
+                .context("writing VIPS_V6"),
+        }
     }
 
     /// This host no longer owns `addr` on `ifindex`.
     pub fn remove_vip(&mut self, ifindex: u32, addr: std::net::IpAddr) -> Result<()> {
-        self.vips
-            .remove(&vip_key(ifindex, addr))
-            .context("removing from VIPS")?;
-        Ok(())
+        match addr {
+            std::net::IpAddr::V4(a) => self
+                .vips_v4
+                .remove(&vip_key_v4(ifindex, a))
+                .context("removing from VIPS_V4"),
+            std::net::IpAddr::V6(a) => self
+                .vips_v6
+                .remove(&vip_key_v6(ifindex, a))
+                .context("removing from VIPS_V6"),
+        }
     }
 
     /// Set the per-interface switches ([`vrrp_common::iface_flags`]) of `ifindex`.
@@ -559,20 +577,17 @@ fn run_xdp(
     Ok((result, out))
 }
 
-fn vip_key(ifindex: u32, addr: std::net::IpAddr) -> VipKey {
-    let (family, bytes) = match addr {
-        std::net::IpAddr::V4(a) => {
-            let mut b = [0u8; 16];
-            b[..4].copy_from_slice(&a.octets());
-            (FAMILY_V4, b)
-        }
-        std::net::IpAddr::V6(a) => (FAMILY_V6, a.octets()),
-    };
-    VipKey {
+fn vip_key_v4(ifindex: u32, addr: std::net::Ipv4Addr) -> VipKeyV4 {
+    VipKeyV4 {
         ifindex,
-        family,
-        _pad: [0; 3],
-        addr: bytes,
+        addr: addr.octets(),
+    }
+}
+
+fn vip_key_v6(ifindex: u32, addr: std::net::Ipv6Addr) -> VipKeyV6 {
+    VipKeyV6 {
+        ifindex,
+        addr: addr.octets(),
     }
 }
 
