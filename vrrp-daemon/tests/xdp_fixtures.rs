@@ -696,7 +696,14 @@ fn arp_requests_for_an_owned_vip_are_answered_in_place() {
     let request = arp(1, CLIENT_MAC, CLIENT, [0; 6], VIP);
     let (verdict, reply) = dp.test_run_frame(&request, IFINDEX).unwrap();
     assert_eq!(verdict, XDP_TX);
-    // Ethernet back to the client from us; ARP reply "VIP is at OUR_MAC".
+    assert_eq!(reply, arp_reply());
+    let counters = dp.counters();
+    assert_eq!(counters[counter::ARP_REPLIED as usize].1, 1);
+}
+
+/// The reply to `arp(1, CLIENT_MAC, CLIENT, _, VIP)`: Ethernet back to the client from us;
+/// ARP reply "VIP is at OUR_MAC".
+fn arp_reply() -> Vec<u8> {
     let mut expected = CLIENT_MAC.to_vec();
     expected.extend(OUR_MAC);
     expected.extend([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
@@ -704,9 +711,55 @@ fn arp_requests_for_an_owned_vip_are_answered_in_place() {
     expected.extend(VIP.octets());
     expected.extend(CLIENT_MAC);
     expected.extend(CLIENT.octets());
-    assert_eq!(reply, expected);
-    let counters = dp.counters();
-    assert_eq!(counters[counter::ARP_REPLIED as usize].1, 1);
+    expected
+}
+
+#[test]
+fn the_arp_responder_reads_every_field_it_relies_on() {
+    let mut dp = responder();
+    let request = arp(1, CLIENT_MAC, CLIENT, [0; 6], VIP);
+    let passed_untouched = |dp: &mut Dataplane, frame: &[u8], what: &str| {
+        let (verdict, out) = dp.test_run_frame(frame, IFINDEX).unwrap();
+        assert_eq!(verdict, XDP_PASS, "{what}");
+        assert_eq!(out, frame, "{what}: untouched");
+    };
+    // Cut short anywhere in the ARP message: left to the kernel, not a byte changed.
+    for len in 14..request.len() {
+        passed_untouched(&mut dp, &request[..len], &format!("cut at {len} bytes"));
+    }
+    // Any other hardware / protocol type, address length or opcode is not our question.
+    for at in 14..22 {
+        for flip in [0x01, 0x80] {
+            let mut f = request.clone();
+            f[at] ^= flip;
+            passed_untouched(&mut dp, &f, &format!("byte {at} ^ {flip:#x}"));
+        }
+    }
+    // Every byte of the target address matters (one flipped is someone else's address).
+    for at in 38..42 {
+        let mut f = request.clone();
+        f[at] ^= 0x01;
+        passed_untouched(&mut dp, &f, &format!("target byte {at} changed"));
+    }
+    // Ethernet padding to the 60-byte minimum is answered and left as it was.
+    let mut padded = request.clone();
+    padded.resize(60, 0xee);
+    let (verdict, reply) = dp.test_run_frame(&padded, IFINDEX).unwrap();
+    assert_eq!(verdict, XDP_TX, "padded request");
+    let mut expected = arp_reply();
+    expected.resize(60, 0xee);
+    assert_eq!(reply, expected, "padded request");
+    // Behind an 802.1Q tag: answered in place, the tag kept.
+    let tag = [0x81, 0x00, 0x00, 0x2a];
+    let mut tagged = request[..12].to_vec();
+    tagged.extend(tag);
+    tagged.extend(&request[12..]);
+    let (verdict, reply) = dp.test_run_frame(&tagged, IFINDEX).unwrap();
+    assert_eq!(verdict, XDP_TX, "802.1Q-tagged request");
+    let mut expected = arp_reply();
+    expected.splice(12..12, tag);
+    assert_eq!(reply, expected, "802.1Q-tagged request");
+    assert_eq!(dp.counters()[counter::ARP_REPLIED as usize].1, 2);
 }
 
 #[test]
