@@ -4,10 +4,12 @@
 //! not an advert it can judge (passed untouched), rejected with which counter, or accepted
 //! with what it records. It follows the program's order check for check, so the
 //! differential test can feed both the same corpus (and random mutations of it) and demand
-//! the same verdict and the same reason for every frame. Keep the two in step.
+//! the same verdict and the same reason for every frame. [`respond_arp`] does the same for
+//! the ARP responder: whether a frame is answered, dropped by the liveness gate or left to
+//! the kernel, and the exact bytes of the answer. Keep the two in step.
 use vrrp_common::{
     AUTH_PASS, FAMILY_V4, FAMILY_V6, IPPROTO_VRRP, InstanceConfig, InstanceKey, TtlBounds,
-    UnicastPeerKey, VRRP_MCAST_V4, VRRP_TTL, counter, csum, instance_flags,
+    UnicastPeerKey, VRRP_MCAST_V4, VRRP_TTL, VipKeyV4, VipOwner, counter, csum, instance_flags,
 };
 
 use super::{checksum, pseudo_header_sum, pseudo_header_sum_v6};
@@ -239,4 +241,75 @@ fn check(frame: &[u8], ifindex: u32, maps: &impl Lookup, ip: Carrier) -> Verdict
 
 fn be16(frame: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]))
+}
+
+/// What the ARP responder does with a frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArpVerdict {
+    /// Not an ARP request for an IPv4 VIP owned on this interface: passed untouched, no
+    /// counter.
+    Pass,
+    /// A request for an owned VIP while the daemon's heartbeat is older than the VIP's
+    /// `max_silence_ns`: dropped, `stale_dropped` counted.
+    Stale,
+    /// Answered in place (`XDP_TX`): the frame as sent back; `arp_replied` counted.
+    Reply(Vec<u8>),
+}
+
+/// The `VIPS_V4` map, as the responder consults it.
+pub trait VipLookup {
+    /// The owner of an IPv4 VIP on an interface, if this host owns it.
+    fn vip_v4(&self, key: &VipKeyV4) -> Option<VipOwner>;
+}
+
+/// What the XDP program does with `frame` received on `ifindex` when it is not an advert
+/// (see [`classify`]), `silence_ns` after the daemon's last heartbeat: the same dispatch
+/// (802.1Q / 802.1ad tag, EtherType ARP), the same checks in the same order.
+pub fn respond_arp(
+    frame: &[u8],
+    ifindex: u32,
+    vips: &impl VipLookup,
+    silence_ns: u64,
+) -> ArpVerdict {
+    let Some(mut ethertype) = be16(frame, 12) else {
+        return ArpVerdict::Pass;
+    };
+    let mut l3 = 14;
+    if ethertype == 0x8100 || ethertype == 0x88a8 {
+        let Some(inner) = be16(frame, 16) else {
+            return ArpVerdict::Pass;
+        };
+        ethertype = inner;
+        l3 = 18;
+    }
+    if ethertype != 0x0806 {
+        return ArpVerdict::Pass;
+    }
+    let Some(arp) = frame.get(l3..l3 + 28) else {
+        return ArpVerdict::Pass;
+    };
+    // Ethernet / IPv4 / 6 / 4 / request, and not a gratuitous ARP (sender = target).
+    if arp[..8] != [0, 1, 0x08, 0x00, 6, 4, 0, 1] || arp[14..18] == arp[24..28] {
+        return ArpVerdict::Pass;
+    }
+    let mut addr = [0u8; 4];
+    addr.copy_from_slice(&arp[24..28]);
+    let Some(owner) = vips.vip_v4(&VipKeyV4 { ifindex, addr }) else {
+        return ArpVerdict::Pass;
+    };
+    if silence_ns > owner.max_silence_ns {
+        return ArpVerdict::Stale;
+    }
+    let mut reply = frame.to_vec();
+    // Ethernet: back to the sender, from the VIP's MAC.
+    reply[0..6].copy_from_slice(&arp[8..14]);
+    reply[6..12].copy_from_slice(&owner.mac);
+    // ARP reply: "the target address is at our MAC", to the sender.
+    let at = |field: usize| l3 + field;
+    reply[at(6)..at(8)].copy_from_slice(&[0, 2]);
+    reply[at(8)..at(14)].copy_from_slice(&owner.mac);
+    reply[at(14)..at(18)].copy_from_slice(&arp[24..28]);
+    reply[at(18)..at(24)].copy_from_slice(&arp[8..14]);
+    reply[at(24)..at(28)].copy_from_slice(&arp[14..18]);
+    ArpVerdict::Reply(reply)
 }
