@@ -43,10 +43,17 @@ fn main() -> anyhow::Result<()> {
         .manifest_path
         .parent()
         .ok_or_else(|| anyhow!("vrrp-ebpf has no directory"))?;
+    // `--features ebpf-log` on the daemon compiles the program's aya-log lines in.
+    let features: &[&str] = if env::var_os("CARGO_FEATURE_EBPF_LOG").is_some() {
+        &["log"]
+    } else {
+        &[]
+    };
     aya_build::build_ebpf(
         [Package {
             name: "vrrp-ebpf",
             root_dir: root_dir.as_str(),
+            features,
             ..Default::default()
         }],
         Toolchain::Nightly,

@@ -13,6 +13,19 @@
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
 
+/// A debug log line through aya-log, compiled in only with the `log` feature (the
+/// daemon's `ebpf-log` feature): by default the program carries no logging at all, so the
+/// per-packet path pays nothing for it.
+#[cfg(target_arch = "bpf")]
+macro_rules! debug_log {
+    ($ctx:expr, $($arg:tt)+) => {{
+        #[cfg(feature = "log")]
+        aya_log_ebpf::debug!($ctx, $($arg)+);
+        #[cfg(not(feature = "log"))]
+        let _ = $ctx;
+    }};
+}
+
 #[cfg(target_arch = "bpf")]
 mod observer;
 #[cfg(target_arch = "bpf")]

@@ -96,8 +96,9 @@ pub(crate) fn bump(index: u32) {
 
 /// Count a rejected advert and let it through unchanged.
 #[inline(always)]
-fn reject(index: u32) -> Result<u32, ()> {
+fn reject(ctx: &XdpContext, index: u32) -> Result<u32, ()> {
     bump(index);
+    debug_log!(ctx, "VRRP advert rejected: counter {}", index);
     Ok(XDP_PASS)
 }
 
@@ -160,14 +161,14 @@ fn observe_v4(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
     }
     let ihl = usize::from(ip[0] & 0x0f) * 4;
     if ihl < 20 {
-        return reject(counter::PACKET_LEN_ERR);
+        return reject(ctx, counter::PACKET_LEN_ERR);
     }
     if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
-        return reject(counter::FRAGMENT_ERR);
+        return reject(ctx, counter::FRAGMENT_ERR);
     }
     let tot_len = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
     if tot_len < ihl || l3 + tot_len > ctx.data_end() - ctx.data() {
-        return reject(counter::PACKET_LEN_ERR);
+        return reject(ctx, counter::PACKET_LEN_ERR);
     }
     let vrrp_len = tot_len - ihl;
     let src = [ip[12], ip[13], ip[14], ip[15]];
@@ -199,7 +200,7 @@ fn observe_v6(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
     }
     let vrrp_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
     if l3 + 40 + vrrp_len > ctx.data_end() - ctx.data() {
-        return reject(counter::PACKET_LEN_ERR);
+        return reject(ctx, counter::PACKET_LEN_ERR);
     }
     let mut src = [0u8; 16];
     src.copy_from_slice(&ip[8..24]);
@@ -230,7 +231,7 @@ fn observe_v6(ctx: &XdpContext, l3: usize) -> Result<u32, ()> {
 #[inline(always)]
 fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
     let Ok(hdr) = load::<[u8; VRRP_HDR_LEN]>(ctx, ip.vrrp) else {
-        return reject(counter::PACKET_LEN_ERR);
+        return reject(ctx, counter::PACKET_LEN_ERR);
     };
     let version_type = hdr[0];
     let vrid = hdr[1];
@@ -241,19 +242,19 @@ fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
     // SAFETY: the value is plain data; a concurrent update by the daemon can only tear it,
     // which at worst rejects one advert.
     let Some(config) = (unsafe { INSTANCES.get(&key) }) else {
-        return reject(counter::UNKNOWN_VRID);
+        return reject(ctx, counter::UNKNOWN_VRID);
     };
 
     let version = version_type >> 4;
     let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
     if ip.vrrp_len != VRRP_HDR_LEN + naddr * ip.addr_len + auth_len {
-        return reject(counter::PACKET_LEN_ERR);
+        return reject(ctx, counter::PACKET_LEN_ERR);
     }
     // keepalived: the destination must match the instance's mode; multicast adverts carry
     // TTL 255 (RFC 5798 §5.1.1.3), unicast ones only the peer's optional bounds.
     if config.flags & instance_flags::UNICAST != 0 {
         if ip.multicast {
-            return reject(counter::DEST_MODE_ERR);
+            return reject(ctx, counter::DEST_MODE_ERR);
         }
         let peer_key = UnicastPeerKey {
             instance: key,
@@ -262,50 +263,50 @@ fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
         // SAFETY: plain data, as above.
         match unsafe { UNICAST_PEERS.get(&peer_key) } {
             None if config.flags & instance_flags::CHECK_UNICAST_SRC != 0 => {
-                return reject(counter::UNICAST_SRC_ERR);
+                return reject(ctx, counter::UNICAST_SRC_ERR);
             }
             Some(bounds) if ip.ttl < bounds.min_ttl || ip.ttl > bounds.max_ttl => {
-                return reject(counter::IP_TTL_ERR);
+                return reject(ctx, counter::IP_TTL_ERR);
             }
             _ => {}
         }
     } else {
         if !ip.multicast {
-            return reject(counter::DEST_MODE_ERR);
+            return reject(ctx, counter::DEST_MODE_ERR);
         }
         if ip.ttl != VRRP_TTL {
-            return reject(counter::IP_TTL_ERR);
+            return reject(ctx, counter::IP_TTL_ERR);
         }
     }
     if version != config.version {
-        return reject(counter::VERSION_ERR);
+        return reject(ctx, counter::VERSION_ERR);
     }
     let adver_int_cs = if version == 2 {
         let (auth_type, adver_int) = (hdr[4], hdr[5]);
         if auth_type != config.auth_type {
-            return reject(counter::AUTH_FAILURE);
+            return reject(ctx, counter::AUTH_FAILURE);
         }
         if auth_type == AUTH_PASS {
             let pass = load::<[u8; 8]>(ctx, ip.vrrp + VRRP_HDR_LEN + naddr * ip.addr_len)?;
             if pass != config.auth_pass {
-                return reject(counter::AUTH_FAILURE);
+                return reject(ctx, counter::AUTH_FAILURE);
             }
         }
         if adver_int != config.adver_int_secs {
-            return reject(counter::ADVER_INT_ERR);
+            return reject(ctx, counter::ADVER_INT_ERR);
         }
         u16::from(adver_int) * 100
     } else {
         u16::from_be_bytes([hdr[4], hdr[5]]) & 0x0fff
     };
     if version_type & 0x0f != 1 {
-        return reject(counter::INVALID_TYPE);
+        return reject(ctx, counter::INVALID_TYPE);
     }
 
     let message = ones_sum(ctx, ip.vrrp, ip.vrrp_len / 4)?;
     let csum_flavour = if version == 2 {
         if fold(message) != 0xffff {
-            return reject(counter::CHECKSUM_ERR);
+            return reject(ctx, counter::CHECKSUM_ERR);
         }
         csum::V2
     } else if fold(message + ip.pseudo) == 0xffff {
@@ -315,7 +316,7 @@ fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
     } else if ip.family == FAMILY_V4 && fold(message + ip.pseudo_old_unicast) == 0xffff {
         csum::V3_OLD_UNICAST
     } else {
-        return reject(counter::CHECKSUM_ERR);
+        return reject(ctx, counter::CHECKSUM_ERR);
     };
 
     record(
@@ -332,6 +333,13 @@ fn check_and_record(ctx: &XdpContext, ip: Carrier) -> Result<u32, ()> {
         },
     );
     bump(counter::ADVERT_RCVD);
+    debug_log!(
+        ctx,
+        "VRRP advert accepted: ifindex {} vrid {} priority {}",
+        key.ifindex,
+        key.vrid,
+        priority
+    );
     // SAFETY: plain data.
     let switches = unsafe { IFACES.get(&key.ifindex) }.copied().unwrap_or(0);
     if switches & iface_flags::CONSUME_ADVERTS != 0 {

@@ -123,6 +123,8 @@ impl Dataplane {
         raise_memlock_limit();
         let mut ebpf = Ebpf::load(XDP_OBJECT)
             .context("loading the XDP object into the kernel (needs root / CAP_BPF)")?;
+        #[cfg(feature = "ebpf-log")]
+        forward_ebpf_logs(&mut ebpf);
         let program: &mut Xdp = ebpf
             .program_mut(XDP_PROGRAM)
             .ok_or_else(|| anyhow!("program {XDP_PROGRAM} missing from the object"))?
@@ -600,6 +602,43 @@ fn unicast_key(instance: InstanceKey, addr: std::net::IpAddr) -> UnicastPeerKey 
     UnicastPeerKey {
         instance,
         addr: bytes,
+    }
+}
+
+/// `--features ebpf-log`: forward the program's aya-log lines to the daemon's log (they
+/// arrive as `log` records, which tracing-subscriber picks up; shown at debug level).
+#[cfg(feature = "ebpf-log")]
+fn forward_ebpf_logs(ebpf: &mut Ebpf) {
+    let logger = match aya_log::EbpfLogger::init(ebpf) {
+        Ok(logger) => logger,
+        Err(e) => {
+            warn!(error = %e, "the XDP program's debug log is not available");
+            return;
+        }
+    };
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let _guard = runtime.enter();
+    // SAFETY: the logger owns its ring buffer's fd, which stays open and unchanged until
+    // the AsyncFd (its owner from here on) is dropped.
+    let registered = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(logger, tokio::io::Interest::READABLE)
+    };
+    match registered {
+        Ok(mut logger) => {
+            runtime.spawn(async move {
+                loop {
+                    let Ok(mut guard) = logger.readable_mut().await else {
+                        return;
+                    };
+                    guard.get_inner_mut().flush();
+                    guard.clear_ready();
+                }
+            });
+            info!("forwarding the XDP program's debug log (ebpf-log build)");
+        }
+        Err(e) => warn!(error = %e, "the XDP program's debug log is not available"),
     }
 }
 
