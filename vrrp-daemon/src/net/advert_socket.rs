@@ -4,18 +4,43 @@
 //! that accepts nothing is attached. Its mere existence still matters: a raw socket for
 //! protocol 112 stops the kernel from answering unicast adverts with ICMP
 //! protocol-unreachable, and joining 224.0.0.18 / ff02::12 makes real NICs deliver the group.
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+//!
+//! Instances that send alike (same interface, source, TTL and extra group) share one socket,
+//! as keepalived's socket pool does. The kernel offers every received protocol-112 packet to
+//! every raw socket of that protocol in turn, filter or not: with one socket per instance,
+//! each advert arriving at a 200-instance node was checked against 200 sockets, and that walk
+//! was the largest single cost of the whole advert path.
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6},
+    sync::{Arc, Mutex, Weak},
+};
 
 use anyhow::{Context as _, Result};
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, SockFilter, Socket, Type};
 use vrrp_common::{IPPROTO_VRRP, VRRP_MCAST_V4, VRRP_TTL};
 
+/// What makes two instances' advert sockets interchangeable: every argument of
+/// [`AdvertSocket::open`].
+#[derive(PartialEq, Eq)]
+struct PoolKey {
+    ifname: String,
+    ifindex: u32,
+    source: IpAddr,
+    unicast_ttl: Option<u8>,
+    group: Option<IpAddr>,
+}
+
+/// The open advert sockets, so that instances sending alike share one (weak: a socket
+/// closes with its last instance).
+static POOL: Mutex<Vec<(PoolKey, Weak<Socket>)>> = Mutex::new(Vec::new());
+
 /// The VRRP group for IPv6 (RFC 5798 §5.1.2.2).
 pub const VRRP_MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
-/// A bound, configured advert socket for one interface.
+/// A bound, configured advert socket for one interface (shared by the instances that send
+/// alike; closed when the last of them drops it).
 pub struct AdvertSocket {
-    socket: Socket,
+    socket: Arc<Socket>,
     ifindex: u32,
     /// The source address the kernel puts on every advert.
     pub source: IpAddr,
@@ -24,7 +49,8 @@ pub struct AdvertSocket {
 impl AdvertSocket {
     /// Open the socket on `ifname` / `ifindex`, sending from `source` with TTL / hop limit
     /// 255 (`unicast_ttl` for unicast adverts when given) and joining `group` as well as the
-    /// standard group when it differs (`mcast_dst_ip`).
+    /// standard group when it differs (`mcast_dst_ip`). An open socket with the very same
+    /// arguments is shared instead.
     pub fn open(
         ifname: &str,
         ifindex: u32,
@@ -32,6 +58,47 @@ impl AdvertSocket {
         unicast_ttl: Option<u8>,
         group: Option<IpAddr>,
     ) -> Result<Self> {
+        let key = PoolKey {
+            ifname: ifname.to_string(),
+            ifindex,
+            source,
+            unicast_ttl,
+            group,
+        };
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        pool.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(socket) = pool
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, weak)| weak.upgrade())
+        {
+            return Ok(Self {
+                socket,
+                ifindex,
+                source,
+            });
+        }
+        let socket = Arc::new(Self::open_new(ifname, ifindex, source, unicast_ttl, group)?);
+        pool.push((key, Arc::downgrade(&socket)));
+        Ok(Self {
+            socket,
+            ifindex,
+            source,
+        })
+    }
+
+    /// Whether `self` and `other` send through the same kernel socket.
+    pub fn shares_with(&self, other: &AdvertSocket) -> bool {
+        Arc::ptr_eq(&self.socket, &other.socket)
+    }
+
+    fn open_new(
+        ifname: &str,
+        ifindex: u32,
+        source: IpAddr,
+        unicast_ttl: Option<u8>,
+        group: Option<IpAddr>,
+    ) -> Result<Socket> {
         let unicast_ttl = u32::from(unicast_ttl.unwrap_or(VRRP_TTL));
         let domain = if source.is_ipv6() {
             Domain::IPV6
@@ -98,11 +165,7 @@ impl AdvertSocket {
             .attach_filter(&reject_all)
             .context("attaching the receive filter")?;
         socket.set_nonblocking(true)?;
-        Ok(Self {
-            socket,
-            ifindex,
-            source,
-        })
+        Ok(socket)
     }
 
     /// The multicast group adverts of this family go to.
