@@ -26,6 +26,7 @@ use vrrp_common::{
 };
 
 use crate::{
+    coalesce,
     config::{
         self, Authentication, Config, Family, InitialState, OldUnicastChecksum, VrrpInstance,
     },
@@ -106,6 +107,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         started: mono_now(),
         running: Vec::new(),
         scripts: Scripts::default(),
+        heartbeat: coalesce::HeartbeatLimiter::default(),
         links: HashMap::new(),
         watched: Watchers::default(),
         fifos: Vec::new(),
@@ -323,6 +325,8 @@ struct Daemon {
     started: MonoTime,
     running: Vec<Running>,
     scripts: Scripts,
+    /// Keeps heartbeat writes to one per millisecond however often the loop wakes.
+    heartbeat: coalesce::HeartbeatLimiter,
 }
 
 /// The file and process watchers of the current configuration and what they last said.
@@ -948,25 +952,62 @@ impl Daemon {
     }
 
     /// Deadlines passed: first catch up with adverts XDP recorded since the last one fed in.
+    /// Instances due soon share this wake (see [`crate::coalesce`]): masters whose timer is
+    /// due within the slack fire now, backups whose master-down deadline is near catch up now.
     async fn on_deadlines(&mut self) {
         let now = mono_now();
         // A master wakes at least every advert interval: the responder's liveness gate
         // (master-down interval) never closes while the daemon runs.
-        if let Err(e) = self.dataplane.heartbeat(now.0) {
+        if self.heartbeat.due(now)
+            && let Err(e) = self.dataplane.heartbeat(now.0)
+        {
             warn!(error = %format!("{e:#}"), "heartbeat not written");
         }
+        // Every recorded advert in one read, fetched when the first backup needs it.
+        let mut peers: Option<HashMap<InstanceKey, PeerState>> = None;
         for i in 0..self.running.len() {
-            let r = &mut self.running[i];
-            if r.fsm.master_down_at().is_some_and(|d| d <= now)
-                && let Some(peer) = self.dataplane.peer(&r.key)
+            let r = &self.running[i];
+            if let Some(down) = r.fsm.master_down_at()
+                && down <= now.add_nanos(coalesce::catch_up_horizon_nanos(master_down_nanos(r)))
+                && let Some(peer) = peers
+                    .get_or_insert_with(|| self.recorded_peers())
+                    .get(&r.key)
+                    .copied()
                 && peer.last_seen_ns > r.fed_ns
             {
+                let r = &mut self.running[i];
                 r.fed_ns = peer.last_seen_ns;
                 let event = Event::Advert(peer_advert(&r.key, &peer));
                 self.drive(i, event, MonoTime(peer.last_seen_ns)).await;
             }
-            if self.running[i].fsm.deadline().is_some_and(|d| d <= now) {
+            let r = &self.running[i];
+            let Some(due) = r.fsm.deadline() else {
+                continue;
+            };
+            if due <= now {
                 self.drive(i, Event::Timer, now).await;
+            } else if r.fsm.state() == vrrp::State::Master
+                && due
+                    <= now.add_nanos(coalesce::advert_slack_nanos(r.config.advert_int.as_nanos()))
+            {
+                // Early by less than the slack: the state machine is told the scheduled
+                // time, so its next advert keeps the cadence.
+                self.drive(i, Event::Timer, due).await;
+            }
+        }
+    }
+
+    /// Every advert the data plane recorded, by instance: one batch read, else one lookup
+    /// per instance.
+    fn recorded_peers(&self) -> HashMap<InstanceKey, PeerState> {
+        match self.dataplane.peers() {
+            Ok(all) => all.into_iter().collect(),
+            Err(e) => {
+                debug!(error = %format!("{e:#}"), "batch read failed; reading per instance");
+                self.running
+                    .iter()
+                    .filter_map(|r| Some((r.key, self.dataplane.peer(&r.key)?)))
+                    .collect()
             }
         }
     }
@@ -1725,6 +1766,16 @@ fn peer_advert(key: &InstanceKey, peer: &PeerState) -> vrrp::Advert {
         priority: peer.priority,
         adver_int: Centiseconds(u32::from(peer.adver_int_cs)),
     }
+}
+
+/// Instance `r`'s current Master_Down_Interval (from the learned advert interval).
+fn master_down_nanos(r: &Running) -> u64 {
+    vrrp::timers::master_down_nanos(
+        r.config.version,
+        r.fsm.priority(),
+        r.fsm.master_adver_int(),
+        u32::from(r.config.down_timer_adverts),
+    )
 }
 
 /// A state change as [`execute`] reports it: from, to, why.

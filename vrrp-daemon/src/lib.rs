@@ -6,6 +6,7 @@
 //!        XDP: PEERS map + EVENTS ────┘          ├─► net: adverts (raw socket), VIPs (rtnetlink), GARP
 //!        (dataplane)                            └─► track / notify: scripts
 //! ```
+pub mod coalesce;
 pub mod config;
 pub mod control;
 pub mod daemon;
