@@ -38,7 +38,7 @@ use crate::{
     guardian::{self, Guardian},
     handoff::{self, HandedInstance, HandedScript, Handoff},
     net::monitor::{LinkChange, spawn_link_monitor},
-    net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink},
+    net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox},
     notify::{Fifo, Notifier},
     packet::{self, V2Auth, V3Checksum},
     timer::DeadlineTimer,
@@ -108,6 +108,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         running: Vec::new(),
         scripts: Scripts::default(),
         heartbeat: coalesce::HeartbeatLimiter::default(),
+        outbox: Outbox::default(),
         links: HashMap::new(),
         watched: Watchers::default(),
         fifos: Vec::new(),
@@ -160,6 +161,13 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
                 handing_over = true;
                 break;
             }
+            // Deadlines before any other event: a stream of ring-buffer events, status requests
+            // or script results must never hold back a takeover. Handling a deadline
+            // before a pending ring-buffer event loses nothing: on_deadlines rereads PEERS.
+            woke = timer.sleep_until(next) => {
+                woke.context("waiting on the deadline timer")?;
+                daemon.on_deadlines().await;
+            }
             _ = sighup.recv() => daemon.reload().await,
             // keepalived's dumps: SIGUSR1 the data, SIGUSR2 the statistics.
             _ = sigusr1.recv() => control::dump::write(control::dump::DATA_FILE, &control::server::render(&daemon.snapshot())),
@@ -193,10 +201,6 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             }
             Some(reply) = requests.recv() => {
                 let _ = reply.send(daemon.snapshot());
-            }
-            woke = timer.sleep_until(next) => {
-                woke.context("waiting on the deadline timer")?;
-                daemon.on_deadlines().await;
             }
         }
     }
@@ -327,6 +331,8 @@ struct Daemon {
     scripts: Scripts,
     /// Keeps heartbeat writes to one per millisecond however often the loop wakes.
     heartbeat: coalesce::HeartbeatLimiter,
+    /// Adverts of the current wake, sent together at its end.
+    outbox: Outbox,
 }
 
 /// The file and process watchers of the current configuration and what they last said.
@@ -807,8 +813,14 @@ impl Daemon {
     /// Feed one event to instance `i`, carry out its actions, and make its sync group
     /// follow a move into or out of MASTER.
     async fn drive(&mut self, i: usize, event: Event, at: MonoTime) {
+        let actions = self.running[i].fsm.handle(event, at);
+        self.carry_out(i, actions, at).await;
+    }
+
+    /// Carry out instance `i`'s `actions` (the state machine's answer to an event at `at`)
+    /// and make its sync group follow a move into or out of MASTER.
+    async fn carry_out(&mut self, i: usize, actions: Vec<Action>, at: MonoTime) {
         let r = &mut self.running[i];
-        let actions = r.fsm.handle(event, at);
         let mut edges = Edges {
             netlink: &self.netlink,
             dataplane: &mut self.dataplane,
@@ -984,17 +996,54 @@ impl Daemon {
             let Some(due) = r.fsm.deadline() else {
                 continue;
             };
-            if due <= now {
-                self.drive(i, Event::Timer, now).await;
-            } else if r.fsm.state() == vrrp::State::Master
+            let master = r.fsm.state() == vrrp::State::Master;
+            // Early by less than the slack: the state machine is told the scheduled time, so
+            // its next advert keeps the cadence.
+            let at = if due <= now {
+                now
+            } else if master
                 && due
                     <= now.add_nanos(coalesce::advert_slack_nanos(r.config.advert_int.as_nanos()))
             {
-                // Early by less than the slack: the state machine is told the scheduled
-                // time, so its next advert keeps the cadence.
-                self.drive(i, Event::Timer, due).await;
+                due
+            } else {
+                continue;
+            };
+            if !master {
+                self.drive(i, Event::Timer, at).await;
+                continue;
+            }
+            let r = &mut self.running[i];
+            let actions = r.fsm.handle(Event::Timer, at);
+            if actions
+                .iter()
+                .all(|a| matches!(a, Action::SendAdvert { .. }))
+            {
+                // The steady state: adverts only, queued for one sendmmsg per socket.
+                for action in actions {
+                    if let Action::SendAdvert { priority } = action {
+                        r.advert.priority = priority;
+                        for dst in &r.destinations {
+                            let msg = r.advert.encode(r.socket.source, *dst, r.v3_checksum);
+                            self.outbox.push(&r.socket, msg, *dst, i);
+                            r.stats.pri_zero_sent += u64::from(priority == 0);
+                        }
+                    }
+                }
+            } else {
+                self.carry_out(i, actions, at).await;
             }
         }
+        let running = &mut self.running;
+        self.outbox.flush(|i, sent| {
+            let r = &mut running[i];
+            match sent {
+                Ok(()) => r.stats.advert_sent += 1,
+                Err(e) => {
+                    warn!(instance = %r.config.name, error = %e, "advert not sent");
+                }
+            }
+        });
     }
 
     /// Every advert the data plane recorded, by instance: one batch read, else one lookup

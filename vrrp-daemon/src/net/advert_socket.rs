@@ -40,7 +40,7 @@ pub const VRRP_MCAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12
 /// A bound, configured advert socket for one interface (shared by the instances that send
 /// alike; closed when the last of them drops it).
 pub struct AdvertSocket {
-    socket: Arc<Socket>,
+    pub(super) socket: Arc<Socket>,
     ifindex: u32,
     /// The source address the kernel puts on every advert.
     pub source: IpAddr,
@@ -85,11 +85,6 @@ impl AdvertSocket {
             ifindex,
             source,
         })
-    }
-
-    /// Whether `self` and `other` send through the same kernel socket.
-    pub fn shares_with(&self, other: &AdvertSocket) -> bool {
-        Arc::ptr_eq(&self.socket, &other.socket)
     }
 
     fn open_new(
@@ -176,14 +171,18 @@ impl AdvertSocket {
         }
     }
 
-    /// Send one VRRP message (the kernel adds the IP header) to `dst`.
-    pub fn send(&self, message: &[u8], dst: IpAddr) -> Result<()> {
-        let to = match dst {
+    /// The socket address of `dst` (IPv6: scoped to the interface).
+    pub(super) fn destination(&self, dst: IpAddr) -> SockAddr {
+        SockAddr::from(match dst {
             IpAddr::V4(d) => SocketAddr::V4(SocketAddrV4::new(d, 0)),
             IpAddr::V6(d) => SocketAddr::V6(SocketAddrV6::new(d, 0, 0, self.ifindex)),
-        };
+        })
+    }
+
+    /// Send one VRRP message (the kernel adds the IP header) to `dst`.
+    pub fn send(&self, message: &[u8], dst: IpAddr) -> Result<()> {
         self.socket
-            .send_to(message, &SockAddr::from(to))
+            .send_to(message, &self.destination(dst))
             .with_context(|| format!("sending an advert to {dst}"))?;
         Ok(())
     }

@@ -4,7 +4,9 @@ pub mod addresses;
 pub mod advert_socket;
 pub mod garp;
 pub mod monitor;
+pub mod outbox;
 
 pub use addresses::{Interface, Netlink};
 pub use advert_socket::AdvertSocket;
 pub use garp::{GarpSocket, NaSocket};
+pub use outbox::Outbox;
