@@ -141,6 +141,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     // Set-up is done: keep only what reloads, VIP changes, map updates and scripts need.
     crate::privilege::drop_after_setup()?;
     // Ready: XDP attached, instances running, status socket up.
+    crate::util::release_free_heap();
     crate::sd_notify::notify("READY=1");
 
     let timer = DeadlineTimer::new().context("creating the deadline timer (timerfd)")?;
