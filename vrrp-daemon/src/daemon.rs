@@ -1027,7 +1027,6 @@ impl Daemon {
                         for dst in &r.destinations {
                             let msg = r.advert.encode(r.socket.source, *dst, r.v3_checksum);
                             self.outbox.push(&r.socket, msg, *dst, i);
-                            r.stats.pri_zero_sent += u64::from(priority == 0);
                         }
                     }
                 }
@@ -1039,7 +1038,10 @@ impl Daemon {
         self.outbox.flush(|i, sent| {
             let r = &mut running[i];
             match sent {
-                Ok(()) => r.stats.advert_sent += 1,
+                Ok(()) => {
+                    r.stats.advert_sent += 1;
+                    r.stats.pri_zero_sent += u64::from(r.advert.priority == 0);
+                }
                 Err(e) => {
                     warn!(instance = %r.config.name, error = %e, "advert not sent");
                 }
