@@ -2,9 +2,10 @@
 //!
 //! CPU is what the kernel charged the daemon's processes (`utime + stime` of
 //! `/proc/PID/stat`, every thread included; keepalived: its parent and its VRRP child),
-//! sampled every second. Work done in softirq context, such as our XDP program, is
-//! charged to whichever task it interrupted and so is not in these figures: its cost per
-//! packet is the XDP section of the report.
+//! sampled every second. Work done in softirq context is charged to whichever task was
+//! running: on the lab's veth links the receiving node's receive path (our XDP program in
+//! it) runs in the sending task, so it counts towards the master's figure, not the
+//! backup's. Its cost per packet is the XDP section of the report.
 
 use std::time::{Duration, Instant};
 
