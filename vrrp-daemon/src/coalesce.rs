@@ -33,6 +33,11 @@ pub fn catch_up_horizon_nanos(master_down_nanos: u64) -> u64 {
     master_down_nanos / 2
 }
 
+/// From how many backups catching up in one wake the data plane is read in one batch
+/// (`BPF_MAP_LOOKUP_BATCH` walks every bucket of the map) rather than one lookup each: a
+/// lone backup at its takeover deadline keeps the single, quicker lookup.
+pub const BATCH_READ_MIN: usize = 4;
+
 /// The least time between two heartbeat writes (a BPF map update each). The XDP responder's
 /// liveness gate closes after a whole master-down interval (30 ms or more) without one, so a
 /// heartbeat at most 1 ms older than the wake changes nothing there.

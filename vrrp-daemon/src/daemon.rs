@@ -976,16 +976,27 @@ impl Daemon {
         {
             warn!(error = %format!("{e:#}"), "heartbeat not written");
         }
-        // Every recorded advert in one read, fetched when the first backup needs it.
+        let catching_up = |r: &Running| {
+            r.fsm.master_down_at().is_some_and(|down| {
+                down <= now.add_nanos(coalesce::catch_up_horizon_nanos(master_down_nanos(r)))
+            })
+        };
+        // Many backups catching up: every recorded advert in one read, fetched when the
+        // first needs it. A few (a takeover): one lookup each, which is quicker.
+        let batch =
+            self.running.iter().filter(|r| catching_up(r)).count() >= coalesce::BATCH_READ_MIN;
         let mut peers: Option<HashMap<InstanceKey, PeerState>> = None;
         for i in 0..self.running.len() {
             let r = &self.running[i];
-            if let Some(down) = r.fsm.master_down_at()
-                && down <= now.add_nanos(coalesce::catch_up_horizon_nanos(master_down_nanos(r)))
-                && let Some(peer) = peers
-                    .get_or_insert_with(|| self.recorded_peers())
-                    .get(&r.key)
-                    .copied()
+            if catching_up(r)
+                && let Some(peer) = if batch {
+                    peers
+                        .get_or_insert_with(|| self.recorded_peers())
+                        .get(&r.key)
+                        .copied()
+                } else {
+                    self.dataplane.peer(&r.key)
+                }
                 && peer.last_seen_ns > r.fed_ns
             {
                 let r = &mut self.running[i];
