@@ -71,6 +71,9 @@ pub struct Options {
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
 /// SIGTERM / SIGINT. SIGHUP reloads `path`.
 pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> {
+    if crate::util::request_short_slice() {
+        debug!("scheduler: shortest time slice requested, so timer wake-ups preempt batch work");
+    }
     // The guardian first: when this process dies the kernel closes its descriptors in
     // order, and closing an XDP link detaches the program (RTNL, RCU grace periods: tens of
     // milliseconds on a busy host). The pipe to the guardian, opened before any of them,

@@ -208,6 +208,8 @@ type Resignation = (Vec<Packet>, Vec<(String, String)>);
 
 /// The `vrrp-daemon guardian` process: read until the daemon goes away.
 pub fn run_guardian() -> std::process::ExitCode {
+    // Its whole job is to act the instant the daemon dies.
+    crate::util::request_short_slice();
     // SAFETY: ignoring SIGTERM/SIGINT/SIGHUP: the guardian ends on EOF or Planned only.
     unsafe {
         libc::signal(libc::SIGTERM, libc::SIG_IGN);

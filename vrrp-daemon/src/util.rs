@@ -56,9 +56,83 @@ pub fn release_free_heap() {
     }
 }
 
+/// Ask the scheduler for its shortest time slice (EEVDF's custom slice, `sched_attr.
+/// sched_runtime` for a fair policy, Linux 6.12+), keeping the policy and nice value.
+///
+/// Why: when a master-down or advert timer fires while batch work keeps every CPU busy, a
+/// task with the default slice may wait for the running task to finish its own (about 3 ms:
+/// one takeover in ten came 3.6 ms late with two busy loops at nice 0). A short slice gives
+/// the woken daemon an earlier virtual deadline, so it preempts at once; it does not give it
+/// more CPU time. Needs no privilege. Kernels without custom slices ignore or refuse it,
+/// which changes nothing. Returns whether the kernel took it.
+pub fn request_short_slice() -> bool {
+    /// `struct sched_attr` (include/uapi/linux/sched/types.h), version 1 (56 bytes).
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        sched_policy: u32,
+        sched_flags: u64,
+        sched_nice: i32,
+        sched_priority: u32,
+        sched_runtime: u64,
+        sched_deadline: u64,
+        sched_period: u64,
+        sched_util_min: u32,
+        sched_util_max: u32,
+    }
+    /// The kernel's lower bound for a custom slice: 0.1 ms.
+    const SHORTEST_SLICE_NS: u64 = 100_000;
+    // SAFETY: sched_getscheduler / getpriority only read the calling thread's settings.
+    let policy = unsafe { libc::sched_getscheduler(0) };
+    if policy != libc::SCHED_OTHER && policy != libc::SCHED_BATCH {
+        // A real-time policy chosen by the operator (systemd's CPUSchedulingPolicy=) wins.
+        return false;
+    }
+    // SAFETY: as above (errno is not needed: a nice value of -1 is as good as any).
+    let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        sched_policy: policy as u32,
+        sched_flags: 0,
+        sched_nice: nice,
+        sched_priority: 0,
+        sched_runtime: SHORTEST_SLICE_NS,
+        sched_deadline: 0,
+        sched_period: 0,
+        sched_util_min: 0,
+        sched_util_max: 0,
+    };
+    // SAFETY: sched_setattr on the calling thread with a valid, fully initialised struct.
+    unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &raw const attr, 0) == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_slice_is_what_the_kernel_then_reports() {
+        std::thread::spawn(|| {
+            let took = request_short_slice();
+            // sched_getattr: sched_runtime at byte 24 of struct sched_attr.
+            let mut raw = [0u8; 56];
+            // SAFETY: sched_getattr into a buffer of the size we pass.
+            let rc =
+                unsafe { libc::syscall(libc::SYS_sched_getattr, 0, raw.as_mut_ptr(), 56u32, 0u32) };
+            assert_eq!(rc, 0);
+            let runtime = u64::from_ne_bytes(raw[24..32].try_into().unwrap());
+            if took {
+                // Linux 6.12+: the custom slice is in force.
+                assert_eq!(runtime, 100_000);
+            } else {
+                eprintln!("this kernel has no custom slices; nothing changed");
+            }
+            // The policy and nice value are kept.
+            assert_eq!(u32::from_ne_bytes(raw[4..8].try_into().unwrap()), 0);
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn splits_words_and_quotes() {
