@@ -30,6 +30,15 @@ fn client_mac_for_vip(lab: &Lab) -> Option<String> {
 fn the_vip_moves_with_its_virtual_mac() {
     assert!(is_root(), "needs root: run through `cargo xtask test`");
     let lab = Lab::builder().nodes(2).client(true).build().expect("lab");
+    let arp_sysctls = |node: usize| {
+        lab.sh_ok(
+            node,
+            "cat /proc/sys/net/ipv4/conf/eth0/arp_ignore /proc/sys/net/ipv4/conf/eth0/arp_filter \
+             /proc/sys/net/ipv4/conf/eth0/arp_announce",
+        )
+        .unwrap()
+    };
+    let before = arp_sysctls(2);
     let d1 = lab
         .spawn_daemon(1, &config("MASTER", 100), &[])
         .expect("node1");
@@ -67,8 +76,15 @@ fn the_vip_moves_with_its_virtual_mac() {
     // The client never had to learn a new MAC.
     assert_eq!(client_mac_for_vip(&lab).as_deref(), Some(VMAC));
 
-    // A clean stop removes the VMAC interface.
+    // While it runs, the base interface neither answers ARP for the VIP nor announces it.
+    assert_eq!(
+        arp_sysctls(2).split_whitespace().collect::<Vec<_>>(),
+        ["1", "1", "2"]
+    );
+    // A clean stop removes the VMAC interface and puts the base interface's ARP settings
+    // back as they were (keepalived does too).
     d2.term(Duration::from_secs(5)).unwrap();
     let links = lab.exec_ok(2, &["ip", "-o", "link", "show"]).unwrap();
     assert!(!links.contains("vrrp.51"), "{links}");
+    assert_eq!(arp_sysctls(2), before, "{}", lab.log(2));
 }

@@ -115,6 +115,15 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         links: HashMap::new(),
         watched: Watchers::default(),
         fifos: Vec::new(),
+        vmac_sysctls: resume
+            .as_ref()
+            .map(|h| {
+                h.sysctls
+                    .iter()
+                    .map(|(i, k, v)| ((i.clone(), k.clone()), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         resume,
         guardian,
     };
@@ -323,6 +332,10 @@ struct Daemon {
     guardian: Option<Guardian>,
     /// What the previous daemon handed over, until the first configuration is applied.
     resume: Option<Handoff>,
+    /// `(interface, sysctl) → value before` of the base interfaces `use_vmac` changed:
+    /// restored when the last VMAC instance on that interface goes (stop or reload), and
+    /// handed to the next daemon on a handover.
+    vmac_sysctls: std::collections::BTreeMap<(String, String), String>,
     /// `track_file` values and `vrrp_track_process` quorums, kept current by watchers.
     watched: Watchers,
     /// Interfaces the XDP program is attached to.
@@ -404,6 +417,9 @@ struct Running {
     advert: packet::Advert,
     /// The VMAC interface this daemon created (`use_vmac`), deleted on the way out.
     vmac: Option<Interface>,
+    /// `(base interface, sysctl, value before)` of what `use_vmac` changed on the base
+    /// interface (taken into [`Daemon::vmac_sysctls`] once the instance runs).
+    vmac_sysctls: Vec<(String, String, String)>,
     /// `last_seen_ns` of the newest advert fed to the state machine.
     fed_ns: u64,
     /// The tracking result last given to the state machine.
@@ -581,6 +597,10 @@ impl Daemon {
                 )
                 .await?;
                 r.resumed = resumed;
+                // The first value seen is the operator's; later ones are our own.
+                for (iface, key, old) in std::mem::take(&mut r.vmac_sysctls) {
+                    self.vmac_sysctls.entry((iface, key)).or_insert(old);
+                }
                 fresh.push(r);
             }
         }
@@ -635,6 +655,13 @@ impl Daemon {
             }
             tokio::spawn(r.notifier.finish(Duration::from_secs(1)));
         }
+        let vmac_bases: Vec<String> = kept
+            .iter()
+            .chain(&fresh)
+            .filter(|r| r.vmac.is_some())
+            .map(|r| r.config.interface.clone())
+            .collect();
+        self.restore_vmac_sysctls(|iface| !vmac_bases.iter().any(|b| b == iface));
         // 3. Kept instances take their new parameters without leaving their state.
         for mut r in kept {
             let Some(new) = config
@@ -1211,6 +1238,23 @@ impl Daemon {
         }
     }
 
+    /// Put back the base-interface sysctls `use_vmac` changed, on the interfaces `which`
+    /// selects (keepalived restores them too).
+    fn restore_vmac_sysctls(&mut self, which: impl Fn(&str) -> bool) {
+        let restore: Vec<(String, String)> = self
+            .vmac_sysctls
+            .keys()
+            .filter(|(iface, _)| which(iface))
+            .cloned()
+            .collect();
+        for key in restore {
+            if let Some(old) = self.vmac_sysctls.remove(&key) {
+                crate::net::addresses::set_sysctl(&key.0, &key.1, &old);
+                debug!(interface = %key.0, sysctl = %key.1, value = %old, "restored");
+            }
+        }
+    }
+
     /// Take over the XDP link of `ifname` the previous daemon pinned, if it handed it to
     /// us; a pin nobody handed over (a handover whose successor never came) is removed,
     /// which detaches that program. False when the interface still needs attaching.
@@ -1318,6 +1362,11 @@ impl Daemon {
             })
             .collect();
         let mut handoff = Handoff::new(instances, scripts, links);
+        handoff.sysctls = self
+            .vmac_sysctls
+            .iter()
+            .map(|((i, k), v)| (i.clone(), k.clone(), v.clone()))
+            .collect();
         handoff.object = crate::dataplane::object_tag();
         handoff.program_pinned = program_pinned;
         let file = handoff::state_file(&self.options.control_socket);
@@ -1380,6 +1429,7 @@ impl Daemon {
         for (name, count) in self.dataplane.counters() {
             debug!(counter = name, count, "XDP counter");
         }
+        self.restore_vmac_sysctls(|_| true);
         for r in self.running {
             if let Some(v) = &r.vmac
                 && let Err(e) = self.netlink.delete_link(v.index).await
@@ -1480,6 +1530,7 @@ async fn setup_instance(
     let base = netlink.interface(&inst.interface).await?;
     // use_vmac: the addresses (and, unless vmac_xmit_base, the adverts and GARPs) live on a
     // macvlan with the RFC virtual MAC, so the MAC clients learn never changes on failover.
+    let mut vmac_sysctls = Vec::new();
     let vmac = match &inst.vmac {
         Some(v) => {
             let name = v
@@ -1508,7 +1559,9 @@ async fn setup_instance(
                 ("arp_filter", "1"),
                 ("arp_announce", "2"),
             ] {
-                crate::net::addresses::set_sysctl(&base.name, key, value);
+                if let Some(old) = crate::net::addresses::set_sysctl(&base.name, key, value) {
+                    vmac_sysctls.push((base.name.clone(), key.to_string(), old));
+                }
             }
             info!(instance = %inst.name, vmac = %name, "VMAC interface created");
             Some((vmac, v.xmit_base))
@@ -1568,6 +1621,7 @@ async fn setup_instance(
         vips,
         advert,
         vmac: vmac.map(|(v, _)| v),
+        vmac_sysctls,
         fed_ns: 0,
         tracking: None,
         stats: InstanceStats {

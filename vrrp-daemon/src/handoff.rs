@@ -145,6 +145,10 @@ pub struct Handoff {
     /// the same object.
     #[serde(default)]
     pub program_pinned: bool,
+    /// `(interface, sysctl, value before use_vmac changed it)`, restored by whichever daemon
+    /// finally stops.
+    #[serde(default)]
+    pub sysctls: Vec<(String, String, String)>,
 }
 
 /// One instance, identified as keepalived does across reloads.
@@ -214,6 +218,7 @@ impl Handoff {
             links,
             object: String::new(),
             program_pinned: false,
+            sysctls: Vec::new(),
         }
     }
 
