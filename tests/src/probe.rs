@@ -184,6 +184,25 @@ impl ProbeReport {
         seen
     }
 
+    /// Who answered, in order, counting only owners that kept answering for at least
+    /// `min_hold` (the last one always counts), with repeats merged. At a preemption the
+    /// old and the new master may both answer for a fraction of a millisecond (replies in
+    /// flight, the old one's VIP not yet removed): `[1, 2, 1, 2, 1]` is what the client
+    /// lived through even when the raw changes show `2, 1, 2` within one millisecond.
+    pub fn settled_owners(&self, min_hold: Duration) -> Vec<usize> {
+        let mut owners: Vec<usize> = Vec::new();
+        for (i, c) in self.changes.iter().enumerate() {
+            let held = match self.changes.get(i + 1) {
+                Some(next) => next.at.saturating_sub(c.at) >= min_hold,
+                None => true,
+            };
+            if held && owners.last() != Some(&c.to) {
+                owners.push(c.to);
+            }
+        }
+        owners
+    }
+
     /// Probes that got no reply (duplicates do not make this negative).
     pub fn lost(&self) -> u64 {
         let mut answered: Vec<u64> = self.replies.iter().map(|r| r.seq).collect();
@@ -554,6 +573,32 @@ mod tests {
         assert_eq!(r.owner_at(Duration::from_millis(40)), Some(1));
         assert_eq!(r.nodes_seen(), vec![2, 1]);
         assert_eq!(r.lost(), 95);
+    }
+
+    #[test]
+    fn settled_owners_ignore_a_flap_at_a_preemption_but_keep_real_moves() {
+        // 1, then 2 for 100 ms, then 1 / 2 / 1 within a millisecond (both answering while
+        // the old master lets go), then 1 for good.
+        let replies = vec![
+            reply(1, 1),
+            reply(10, 2),
+            reply(110, 1),
+            reply(110, 2),
+            reply(111, 1),
+            reply(200, 1),
+        ];
+        let s = Samples {
+            duration: Duration::from_millis(200),
+            sent: 200,
+            send_errors: 0,
+            replies,
+        };
+        let r = ProbeReport::new(Instant::now(), s);
+        let raw: Vec<usize> = r.changes.iter().map(|c| c.to).collect();
+        assert_eq!(raw, [1, 2, 1, 2, 1]);
+        assert_eq!(r.settled_owners(Duration::from_millis(5)), [1, 2, 1]);
+        // A real stay is never dropped.
+        assert_eq!(r.settled_owners(Duration::ZERO), [1, 2, 1, 2, 1]);
     }
 
     #[test]

@@ -709,7 +709,8 @@ fn interop_scenario(t: &Timers, master: Impl, port: u16) {
     std::thread::sleep(200 * MS);
 
     let report = probe.stop().expect("probe report");
-    let owners: Vec<usize> = report.changes.iter().map(|c| c.to).collect();
+    // A sub-millisecond overlap at a preemption (both answering) is not a failover.
+    let owners = report.settled_owners(5 * MS);
     if owners != [1, 2, 1, 2, 1] {
         pair.fail(&format!(
             "the client must reach the VIP before and after each failover: {report}"
