@@ -407,29 +407,6 @@ fn is_timeout(e: &std::io::Error) -> bool {
     )
 }
 
-/// Waits up to `timeout` for `sock` to become readable.
-fn wait_readable(sock: &UdpSocket, timeout: Duration) -> Result<bool> {
-    let mut pfd = libc::pollfd {
-        fd: sock.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: one valid pollfd, a valid timespec, no signal mask.
-    let rc = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
-    if rc < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() == std::io::ErrorKind::Interrupted {
-            return Ok(false);
-        }
-        return Err(e).context("ppoll");
-    }
-    Ok(rc > 0)
-}
-
 /// Parses `nodeN <MAGIC><seq>` into (N, seq).
 fn parse_reply(b: &[u8]) -> Option<(usize, u64)> {
     let sp = b.iter().position(|&c| c == b' ')?;
@@ -496,7 +473,7 @@ fn send_loop(
         // SO_RCVTIMEO is rounded to scheduler ticks (up to 10 ms); ppoll sleeps on a
         // high-resolution timer, which a 1 ms cadence needs.
         let wait = wake.saturating_duration_since(Instant::now());
-        if !wait_readable(&sock, wait)? {
+        if !crate::vipwatch::poll_readable(sock.as_raw_fd(), wait)? {
             continue;
         }
         loop {

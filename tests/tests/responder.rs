@@ -28,24 +28,11 @@ fn config(state: &str, priority: u8) -> String {
     )
 }
 
-fn mac_of(lab: &Lab, node: usize) -> String {
-    let out = lab
-        .exec_ok(node, &["cat", "/sys/class/net/eth0/address"])
-        .unwrap();
-    out.trim().to_string()
-}
-
 /// Forget the VIP's neighbour entry on the client, ask again, and return the MAC it got.
 fn resolve_vip(lab: &Lab) -> Option<String> {
     let _ = lab.exec(Host::Client, &["ip", "neigh", "flush", "to", VIP]);
     let _ = lab.exec(Host::Client, &["ping", "-c", "1", "-W", "1", VIP]);
-    let out = lab
-        .exec_ok(Host::Client, &["ip", "neigh", "show", VIP])
-        .ok()?;
-    out.split_whitespace()
-        .skip_while(|w| *w != "lladdr")
-        .nth(1)
-        .map(str::to_string)
+    lab.neigh(Host::Client, VIP).ok()?.map(|(mac, _)| mac)
 }
 
 #[test]
@@ -64,7 +51,7 @@ fn xdp_answers_arp_for_the_master_and_stops_when_its_daemon_freezes() {
         .expect("node2");
     lab.wait_for(Duration::from_secs(5), MS, || lab.vip_holders(VIP) == [1])
         .unwrap_or_else(|_| panic!("node1 never master:\n{}", lab.log(1)));
-    let (mac1, mac2) = (mac_of(&lab, 1), mac_of(&lab, 2));
+    let (mac1, mac2) = (lab.mac(1).unwrap(), lab.mac(2).unwrap());
 
     // node1's kernel is told never to answer ARP: the answers come from XDP.
     for _ in 0..3 {

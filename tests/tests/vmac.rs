@@ -17,13 +17,7 @@ fn config(state: &str, priority: u8) -> String {
 /// The MAC the client's neighbour table holds for the VIP after asking.
 fn client_mac_for_vip(lab: &Lab) -> Option<String> {
     let _ = lab.exec(Host::Client, &["ping", "-c", "1", "-W", "1", VIP]);
-    let out = lab
-        .exec_ok(Host::Client, &["ip", "neigh", "show", VIP])
-        .ok()?;
-    out.split_whitespace()
-        .skip_while(|w| *w != "lladdr")
-        .nth(1)
-        .map(str::to_lowercase)
+    lab.neigh(Host::Client, VIP).ok()?.map(|(mac, _)| mac)
 }
 
 #[test]

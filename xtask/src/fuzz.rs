@@ -81,17 +81,6 @@ fn works(cmd: &mut Command) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn install(cmd: &mut Command, what: &str) -> Result<()> {
-    eprintln!("xtask: {what}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("{what}: could not start {cmd:?}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status}); command: {cmd:?}");
-    }
-    Ok(())
-}
-
 /// Nightly (cargo-fuzz's sanitizer flags need it) and cargo-fuzz, installed if missing.
 fn ensure_cargo_fuzz() -> Result<()> {
     if !works(Command::new("cargo").args(["+nightly", "--version"])) {
@@ -101,7 +90,7 @@ fn ensure_cargo_fuzz() -> Result<()> {
                  install rustup from https://rustup.rs"
             );
         }
-        install(
+        crate::setup::run(
             Command::new("rustup").args([
                 "toolchain",
                 "install",
@@ -115,7 +104,7 @@ fn ensure_cargo_fuzz() -> Result<()> {
     if works(Command::new("cargo").args(["+nightly", "fuzz", "--version"])) {
         return Ok(());
     }
-    install(
+    crate::setup::run(
         Command::new("cargo").args(["+nightly", "install", "cargo-fuzz", "--locked"]),
         "installing cargo-fuzz (a minute or two)",
     )?;

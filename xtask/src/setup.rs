@@ -21,7 +21,8 @@ fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<()> {
+/// Run `cmd` (an installation step), saying `what` first; fail with the command if it does.
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<()> {
     eprintln!("xtask: {what}");
     let status = cmd
         .status()
