@@ -132,25 +132,46 @@ impl Dataplane {
         program
             .load()
             .context("the kernel's verifier rejected the XDP program")?;
-        let mut map_handles = Vec::new();
-        let mut take = |name: &'static str| {
+        let mut taken = Vec::new();
+        for name in MAP_NAMES {
             let map = ebpf
                 .take_map(name)
                 .ok_or_else(|| anyhow!("map {name} missing from the object"))?;
+            taken.push((name, map));
+        }
+        let mut dataplane = Self::from_maps(|name, _| {
+            let i = taken
+                .iter()
+                .position(|(n, _)| *n == name)
+                .ok_or_else(|| anyhow!("map {name} taken twice"))?;
+            Ok(taken.swap_remove(i).1)
+        })?;
+        dataplane.ebpf = Some(ebpf);
+        Ok(dataplane)
+    }
+
+    /// The typed maps, each taken by name from `map` (given the variant a bare map of
+    /// that name is), with a second handle on each for a handover; no program yet.
+    fn from_maps(
+        mut map: impl FnMut(&'static str, fn(MapData) -> Map) -> Result<Map>,
+    ) -> Result<Self> {
+        let mut map_handles = Vec::new();
+        let mut take = |name: &'static str, variant: fn(MapData) -> Map| {
+            let map = map(name, variant)?;
             map_handles.push((name, second_handle_of(&map)?));
             anyhow::Ok(map)
         };
-        let instances = HashMap::try_from(take(maps::INSTANCES)?)?;
-        let peers = HashMap::try_from(take(maps::PEERS)?)?;
-        let unicast_peers = HashMap::try_from(take(maps::UNICAST_PEERS)?)?;
-        let vips_v4 = HashMap::try_from(take(maps::VIPS_V4)?)?;
-        let vips_v6 = HashMap::try_from(take(maps::VIPS_V6)?)?;
-        let heartbeat = Array::try_from(take(maps::HEARTBEAT)?)?;
-        let ifaces = HashMap::try_from(take(maps::IFACES)?)?;
-        let counters = PerCpuArray::try_from(take(maps::COUNTERS)?)?;
-        let events = Some(RingBuf::try_from(take(maps::EVENTS)?)?);
+        let instances = HashMap::try_from(take(maps::INSTANCES, Map::HashMap)?)?;
+        let peers = HashMap::try_from(take(maps::PEERS, Map::HashMap)?)?;
+        let unicast_peers = HashMap::try_from(take(maps::UNICAST_PEERS, Map::HashMap)?)?;
+        let vips_v4 = HashMap::try_from(take(maps::VIPS_V4, Map::HashMap)?)?;
+        let vips_v6 = HashMap::try_from(take(maps::VIPS_V6, Map::HashMap)?)?;
+        let heartbeat = Array::try_from(take(maps::HEARTBEAT, Map::Array)?)?;
+        let ifaces = HashMap::try_from(take(maps::IFACES, Map::HashMap)?)?;
+        let counters = PerCpuArray::try_from(take(maps::COUNTERS, Map::PerCpuArray)?)?;
+        let events = Some(RingBuf::try_from(take(maps::EVENTS, Map::RingBuf)?)?);
         Ok(Self {
-            ebpf: Some(ebpf),
+            ebpf: None,
             pinned_program: None,
             instances,
             peers,
@@ -261,29 +282,13 @@ impl Dataplane {
             aya_obj::programs::XdpAttachType::Interface,
         )
         .context("opening the pinned XDP program")?;
-        let mut map_handles = Vec::new();
-        let mut open = |name: &'static str| -> Result<aya::maps::MapData> {
+        let mut dataplane = Self::from_maps(|name, variant| {
             let path = map_pin(dir, name);
-            let map = aya::maps::MapData::from_pin(&path)
+            let map = MapData::from_pin(&path)
                 .with_context(|| format!("opening the pinned map {}", path.display()))?;
-            map_handles.push((name, second_handle(&map)?));
-            Ok(map)
-        };
-        let dataplane = Self {
-            ebpf: None,
-            pinned_program: Some(program),
-            instances: HashMap::try_from(Map::HashMap(open(maps::INSTANCES)?))?,
-            peers: HashMap::try_from(Map::HashMap(open(maps::PEERS)?))?,
-            unicast_peers: HashMap::try_from(Map::HashMap(open(maps::UNICAST_PEERS)?))?,
-            vips_v4: HashMap::try_from(Map::HashMap(open(maps::VIPS_V4)?))?,
-            vips_v6: HashMap::try_from(Map::HashMap(open(maps::VIPS_V6)?))?,
-            heartbeat: Array::try_from(Map::Array(open(maps::HEARTBEAT)?))?,
-            ifaces: HashMap::try_from(Map::HashMap(open(maps::IFACES)?))?,
-            counters: PerCpuArray::try_from(Map::PerCpuArray(open(maps::COUNTERS)?))?,
-            events: Some(RingBuf::try_from(Map::RingBuf(open(maps::EVENTS)?))?),
-            links: Vec::new(),
-            map_handles,
-        };
+            Ok(variant(map))
+        })?;
+        dataplane.pinned_program = Some(program);
         Self::remove_pins(dir);
         Ok(dataplane)
     }
