@@ -527,8 +527,12 @@ impl Daemon {
 
     /// Make the running set match `config`: keep instances whose identity is unchanged (with
     /// their state), stop removed ones, start new ones, restart the health checks.
+    ///
+    /// Every event is stamped with the time it is handed over, not the time `apply`
+    /// began: attaching XDP and opening sockets can take tens of milliseconds on a busy
+    /// host, and a master-down timer started from a stale clock would fire that much early
+    /// (a new backup next to a live master would take over at 10 ms adverts).
     async fn apply(&mut self, config: Config) -> Result<()> {
-        let now = mono_now();
         // 1. Prepare everything that can fail before changing anything.
         let notify_as = identity::resolve(None, config.global.script_user.as_deref())?;
         let mut script_as = Vec::new();
@@ -634,7 +638,7 @@ impl Daemon {
             // notify_deleted) rather than STOP, as keepalived does.
             let actions: Vec<Action> = r
                 .fsm
-                .handle(Event::Shutdown, now)
+                .handle(Event::Shutdown, mono_now())
                 .into_iter()
                 .filter(|a| !matches!(a, Action::Notify { .. }))
                 .collect();
@@ -721,13 +725,13 @@ impl Daemon {
         // 5. Tracking for everyone, then start the new instances.
         let first_new = self.running.len();
         self.running.extend(fresh);
-        self.refresh_tracking(now).await;
+        self.refresh_tracking(mono_now()).await;
         for i in first_new..self.running.len() {
             let event = match self.running[i].resumed.take() {
                 Some(resumed) => Event::Resume(resumed),
                 None => Event::Startup,
             };
-            self.drive(i, event, now).await;
+            self.drive(i, event, mono_now()).await;
         }
         Ok(())
     }
@@ -1962,6 +1966,7 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 // The XDP responder answers ARP / NS from here on, then the kernel owns
                 // the address.
                 let silence = max_silence_nanos(&r.config);
+                let started = std::time::Instant::now();
                 for vip in &r.vips {
                     if let Err(e) =
                         edges
@@ -1977,6 +1982,7 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                         error!(instance = %r.config.name, error = %e, "adding a virtual address");
                     }
                 }
+                debug!(instance = %r.config.name, count = r.vips.len(), took = ?started.elapsed(), "virtual addresses added");
             }
             Action::RemoveAddresses => {
                 if let Some(g) = edges.guardian.as_mut() {
