@@ -208,6 +208,9 @@ type Resignation = (Vec<Packet>, Vec<(String, String)>);
 
 /// The `vrrp-daemon guardian` process: read until the daemon goes away.
 pub fn run_guardian() -> std::process::ExitCode {
+    // Same line format as the daemon (time-stamped, or journald's prefix), on the same
+    // stderr: the time it acted is what an operator reading a crash wants to know.
+    crate::logging::init("info");
     // Its whole job is to act the instant the daemon dies.
     crate::util::request_short_slice();
     // SAFETY: ignoring SIGTERM/SIGINT/SIGHUP: the guardian ends on EOF or Planned only.
@@ -218,7 +221,7 @@ pub fn run_guardian() -> std::process::ExitCode {
     }
     // It only sends raw packets and runs `ip addr del`: keep CAP_NET_RAW and CAP_NET_ADMIN.
     if let Err(e) = crate::privilege::drop_for_guardian() {
-        say(4, &format!("capabilities not lowered: {e:#}"));
+        tracing::warn!(error = %format!("{e:#}"), "guardian: capabilities not lowered");
     }
     let mut masters: BTreeMap<String, Resignation> = BTreeMap::new();
     let mut pending = Vec::new();
@@ -268,7 +271,7 @@ pub fn run_guardian() -> std::process::ExitCode {
                     masters.remove(&instance);
                 }
                 Ok(Message::Planned) => return std::process::ExitCode::SUCCESS,
-                Err(e) => say(3, &format!("bad message: {e}")),
+                Err(e) => tracing::error!(error = %e, "guardian: bad message from the daemon"),
             }
         }
         if fds[1].revents != 0 {
@@ -280,40 +283,39 @@ pub fn run_guardian() -> std::process::ExitCode {
         }
     }
     // The daemon died without a planned stop.
-    for (packets, _) in masters.values() {
-        for p in packets {
-            if let Err(e) = send(p) {
-                say(3, &format!("priority-0 advert not sent: {e:#}"));
-            }
+    let woke = std::time::Instant::now();
+    for p in masters.values().flat_map(|(packets, _)| packets) {
+        if let Err(e) = send(p) {
+            tracing::error!(error = %format!("{e:#}"), "guardian: priority-0 advert not sent");
         }
     }
-    for (instance, (_, vips)) in &masters {
-        for (interface, addr) in vips {
-            let _ = Command::new("ip")
-                .args(["addr", "del", addr, "dev", interface])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        say(
-            4,
-            &format!(
-                "the daemon died (noticed through {noticed}); {instance} resigned with priority 0 and released its addresses"
-            ),
+    let adverts_sent = woke.elapsed();
+    for (interface, addr) in masters.values().flat_map(|(_, vips)| vips) {
+        let _ = Command::new("ip")
+            .args(["addr", "del", addr, "dev", interface])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let released = woke.elapsed();
+    for (instance, (packets, _)) in &masters {
+        tracing::warn!(
+            instance = %instance,
+            adverts = packets.len(),
+            noticed_through = noticed,
+            adverts_sent_after = ?adverts_sent,
+            addresses_released_after = ?released,
+            "guardian: the daemon died; {instance} resigned with priority 0 and released its addresses"
+        );
+    }
+    if masters.is_empty() {
+        tracing::info!(
+            noticed_through = noticed,
+            "guardian: the daemon died; it was master of nothing"
         );
     }
     std::process::ExitCode::SUCCESS
-}
-
-/// One line on stderr (shared with the daemon), with its syslog priority prefix when
-/// stderr is the journal, as the daemon's own lines.
-fn say(priority: u8, message: &str) {
-    if crate::logging::stderr_is_journal() {
-        eprintln!("<{priority}>vrrp-daemon guardian: {message}");
-    } else {
-        eprintln!("vrrp-daemon guardian: {message}");
-    }
 }
 
 /// Read what stdin has now into `pending`; false at end of file (or on an error).
