@@ -38,7 +38,10 @@ use crate::{
     guardian::{self, Guardian},
     handoff::{self, HandedInstance, HandedScript, Handoff},
     net::monitor::{LinkChange, spawn_link_monitor},
-    net::{AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox},
+    net::{
+        AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox,
+        routes::{self, Change, Routes},
+    },
     notify::{Fifo, Notifier},
     packet::{self, V2Auth, V3Checksum},
     timer::DeadlineTimer,
@@ -111,6 +114,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         running: Vec::new(),
         scripts: Scripts::default(),
         heartbeat: coalesce::HeartbeatLimiter::default(),
+        routes: Routes::start(),
         outbox: Outbox::default(),
         links: HashMap::new(),
         watched: Watchers::default(),
@@ -350,6 +354,8 @@ struct Daemon {
     heartbeat: coalesce::HeartbeatLimiter,
     /// Adverts of the current wake, sent together at its end.
     outbox: Outbox,
+    /// `virtual_routes` changes, run in order in the background.
+    routes: Routes,
 }
 
 /// The file and process watchers of the current configuration and what they last said.
@@ -456,6 +462,7 @@ struct Edges<'a> {
     dataplane: &'a mut Dataplane,
     fifos: &'a mut [Fifo],
     guardian: &'a mut Option<Guardian>,
+    routes: &'a Routes,
 }
 
 /// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): VRID, family,
@@ -522,6 +529,7 @@ impl Daemon {
             dataplane: &mut self.dataplane,
             fifos: &mut self.fifos,
             guardian: &mut self.guardian,
+            routes: &self.routes,
         }
     }
 
@@ -861,6 +869,7 @@ impl Daemon {
             dataplane: &mut self.dataplane,
             fifos: &mut self.fifos,
             guardian: &mut self.guardian,
+            routes: &self.routes,
         };
         let transitions = execute(r, actions, &mut edges).await;
         let Some(group) = r.config.sync_group.clone() else {
@@ -884,6 +893,7 @@ impl Daemon {
                         dataplane: &mut self.dataplane,
                         fifos: &mut self.fifos,
                         guardian: &mut self.guardian,
+                        routes: &self.routes,
                     };
                     execute(member, actions, &mut edges).await;
                 }
@@ -1423,6 +1433,7 @@ impl Daemon {
                     dataplane: &mut self.dataplane,
                     fifos: &mut self.fifos,
                     guardian: &mut self.guardian,
+                    routes: &self.routes,
                 },
             )
             .await;
@@ -1445,6 +1456,8 @@ impl Daemon {
         for fifo in self.fifos {
             fifo.close().await;
         }
+        // The masters' `virtual_routes` removals queued above.
+        self.routes.finish(Duration::from_secs(5)).await;
         drop(self.dataplane);
         info!("stopped; XDP program detached");
     }
@@ -1668,6 +1681,18 @@ async fn reconfigure(
                 .add_address(add.ifindex, add.addr, add.prefix_len)
                 .await?;
         }
+        // Routes too: the ones gone are removed, the new ones added, the rest untouched.
+        let (old, new_routes) = (&r.config.virtual_routes, &new.virtual_routes);
+        edges.routes.change(
+            &new.name,
+            Change::Remove,
+            routes::missing_from(new_routes, old),
+        );
+        edges.routes.change(
+            &new.name,
+            Change::Add,
+            routes::missing_from(old, new_routes),
+        );
     }
     let added: Vec<Vip> = vips
         .iter()
@@ -1844,6 +1869,12 @@ fn crash_message(r: &Running) -> guardian::Message {
             .iter()
             .map(|v| (v.ifname.clone(), format!("{}/{}", v.addr, v.prefix_len)))
             .collect(),
+        routes: r
+            .config
+            .virtual_routes
+            .iter()
+            .map(|route| routes::ip_args(route, Change::Remove))
+            .collect(),
     }
 }
 
@@ -1983,6 +2014,10 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                     }
                 }
                 debug!(instance = %r.config.name, count = r.vips.len(), took = ?started.elapsed(), "virtual addresses added");
+                // Routes may name a VIP as their source: after the addresses.
+                edges
+                    .routes
+                    .change(&r.config.name, Change::Add, &r.config.virtual_routes);
             }
             Action::RemoveAddresses => {
                 if let Some(g) = edges.guardian.as_mut() {
@@ -1990,6 +2025,9 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                         instance: r.config.name.clone(),
                     });
                 }
+                edges
+                    .routes
+                    .change(&r.config.name, Change::Remove, &r.config.virtual_routes);
                 for vip in &r.vips {
                     let _ = edges.dataplane.remove_vip(vip.xdp_ifindex, vip.addr);
                     if let Err(e) = netlink.remove_address(vip.ifindex, vip.addr).await {

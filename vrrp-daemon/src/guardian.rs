@@ -40,6 +40,10 @@ pub enum Message {
         packets: Vec<Packet>,
         /// `(interface, address/prefix)` to remove.
         vips: Vec<(String, String)>,
+        /// `ip` arguments that remove each of its `virtual_routes` (absent from an older
+        /// daemon's messages).
+        #[serde(default)]
+        routes: Vec<Vec<String>>,
     },
     /// `instance` is no longer master: nothing to do for it on a crash.
     NotMaster {
@@ -203,8 +207,9 @@ fn raise_nofile_limit(needed: u64) {
     }
 }
 
-/// What to do for one master instance on a crash: packets to send, addresses to remove.
-type Resignation = (Vec<Packet>, Vec<(String, String)>);
+/// What to do for one master instance on a crash: packets to send, addresses to remove,
+/// `ip` arguments that remove its routes.
+type Resignation = (Vec<Packet>, Vec<(String, String)>, Vec<Vec<String>>);
 
 /// The `vrrp-daemon guardian` process: read until the daemon goes away.
 pub fn run_guardian() -> std::process::ExitCode {
@@ -264,8 +269,9 @@ pub fn run_guardian() -> std::process::ExitCode {
                     instance,
                     packets,
                     vips,
+                    routes,
                 }) => {
-                    masters.insert(instance, (packets, vips));
+                    masters.insert(instance, (packets, vips, routes));
                 }
                 Ok(Message::NotMaster { instance }) => {
                     masters.remove(&instance);
@@ -284,22 +290,21 @@ pub fn run_guardian() -> std::process::ExitCode {
     }
     // The daemon died without a planned stop.
     let woke = std::time::Instant::now();
-    for p in masters.values().flat_map(|(packets, _)| packets) {
+    for p in masters.values().flat_map(|(packets, _, _)| packets) {
         if let Err(e) = send(p) {
             tracing::error!(error = %format!("{e:#}"), "guardian: priority-0 advert not sent");
         }
     }
     let adverts_sent = woke.elapsed();
-    for (interface, addr) in masters.values().flat_map(|(_, vips)| vips) {
-        let _ = Command::new("ip")
-            .args(["addr", "del", addr, "dev", interface])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    for (interface, addr) in masters.values().flat_map(|(_, vips, _)| vips) {
+        ip(&["addr", "del", addr, "dev", interface]);
     }
     let released = woke.elapsed();
-    for (instance, (packets, _)) in &masters {
+    // Routes last: the peer needs the adverts, the client the addresses gone.
+    for args in masters.values().flat_map(|(_, _, routes)| routes) {
+        ip(args);
+    }
+    for (instance, (packets, _, _)) in &masters {
         tracing::warn!(
             instance = %instance,
             adverts = packets.len(),
@@ -316,6 +321,16 @@ pub fn run_guardian() -> std::process::ExitCode {
         );
     }
     std::process::ExitCode::SUCCESS
+}
+
+/// Run `ip ARGS`, quietly: a route or address already gone is what we wanted.
+fn ip(args: &[impl AsRef<std::ffi::OsStr>]) {
+    let _ = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Read what stdin has now into `pending`; false at end of file (or on an error).
@@ -427,9 +442,27 @@ mod tests {
                 bytes: vec![1, 2, 3],
             }],
             vips: vec![("eth0".into(), "10.0.0.100/32".into())],
+            routes: vec![vec![
+                "-4".into(),
+                "route".into(),
+                "delete".into(),
+                "10.9.0.0/16".into(),
+            ]],
         };
         let line = serde_json::to_string(&m).unwrap();
         assert!(!line.contains('\n'));
         assert_eq!(serde_json::from_str::<Message>(&line).unwrap(), m);
+    }
+
+    #[test]
+    fn a_master_message_without_routes_still_reads() {
+        // What a daemon from before `virtual_routes` were acted on sends its guardian.
+        let line =
+            r#"{"Master":{"instance":"VI_1","packets":[],"vips":[["eth0","10.0.0.100/32"]]}}"#;
+        let Message::Master { routes, vips, .. } = serde_json::from_str(line).unwrap() else {
+            panic!("not a Master message");
+        };
+        assert!(routes.is_empty());
+        assert_eq!(vips.len(), 1);
     }
 }

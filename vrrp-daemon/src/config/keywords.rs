@@ -623,8 +623,9 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         VrrpInstance,
         "virtual_routes",
-        AcceptedNotActed,
-        "these routes are not added",
+        Acted,
+        "added (`ip route replace`) while master, removed on leaving, by the crash guardian too; \
+         a route removed by someone else is not tracked",
     ),
     kw(
         VrrpInstance,
@@ -958,14 +959,12 @@ mod tests {
             (VrrpScript, "user"),
             (VrrpInstance, "track_file"),
             (Top, "vrrp_track_process"),
+            (VrrpInstance, "virtual_routes"),
         ];
         for (block, name) in acted {
             assert_eq!(lookup(block, name).map(|k| k.status), Some(Acted), "{name}");
         }
-        for (block, name) in [
-            (VrrpInstance, "virtual_routes"),
-            (GlobalDefs, "smtp_server"),
-        ] {
+        for (block, name) in [(VrrpInstance, "virtual_rules"), (GlobalDefs, "smtp_server")] {
             assert_eq!(
                 lookup(block, name).map(|k| k.status),
                 Some(AcceptedNotActed),

@@ -1,10 +1,11 @@
 //! The daemon's edges to the kernel's network stack: interface facts and virtual addresses
-//! (rtnetlink), the advert send socket, and gratuitous ARP.
+//! (rtnetlink), the advert send socket, gratuitous ARP, and `virtual_routes`.
 pub mod addresses;
 pub mod advert_socket;
 pub mod garp;
 pub mod monitor;
 pub mod outbox;
+pub mod routes;
 
 pub use addresses::{Interface, Netlink};
 pub use advert_socket::AdvertSocket;
