@@ -39,7 +39,7 @@ use crate::{
     handoff::{self, HandedInstance, HandedScript, Handoff},
     net::monitor::{LinkChange, spawn_link_monitor},
     net::{
-        AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox,
+        AddressOptions, AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox,
         routes::{self, Change, Routes},
     },
     notify::{Fifo, Notifier},
@@ -454,6 +454,8 @@ struct Vip {
     prefix_len: u8,
     /// That interface's hardware address (the ARP / NA responder answers with it).
     mac: [u8; 6],
+    /// `label`, `brd`, `scope`.
+    options: AddressOptions,
 }
 
 /// The kernel-side edges an action may touch.
@@ -1678,7 +1680,7 @@ async fn reconfigure(
                 .dataplane
                 .add_vip(add.xdp_ifindex, add.addr, add.mac, silence)?;
             netlink
-                .add_address(add.ifindex, add.addr, add.prefix_len)
+                .add_address(add.ifindex, add.addr, add.prefix_len, &add.options)
                 .await?;
         }
         // Routes too: the ones gone are removed, the new ones added, the rest untouched.
@@ -1741,6 +1743,14 @@ async fn resolve_vips(
             (_, Some(v)) => (v.index, iface.index, v.name.clone(), v.mac),
             _ => (iface.index, iface.index, iface.name.clone(), iface.mac),
         };
+        let options = match vip.addr {
+            IpAddr::V4(v4) => AddressOptions {
+                label: vip.label.clone(),
+                broadcast: vip.brd.map(|b| b.resolve(v4, vip.prefix_len)),
+                scope: vip.scope.map(|s| s.number()),
+            },
+            IpAddr::V6(_) => AddressOptions::default(),
+        };
         vips.push(Vip {
             ifindex,
             xdp_ifindex,
@@ -1748,6 +1758,7 @@ async fn resolve_vips(
             addr: vip.addr,
             prefix_len: vip.prefix_len,
             mac,
+            options,
         });
     }
     Ok(vips)
@@ -2007,10 +2018,10 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                         warn!(instance = %r.config.name, error = %format!("{e:#}"), "XDP responder not told about a virtual address");
                     }
                     if let Err(e) = netlink
-                        .add_address(vip.ifindex, vip.addr, vip.prefix_len)
+                        .add_address(vip.ifindex, vip.addr, vip.prefix_len, &vip.options)
                         .await
                     {
-                        error!(instance = %r.config.name, error = %e, "adding a virtual address");
+                        error!(instance = %r.config.name, error = %format!("{e:#}"), "adding a virtual address");
                     }
                 }
                 debug!(instance = %r.config.name, count = r.vips.len(), took = ?started.elapsed(), "virtual addresses added");
@@ -2031,7 +2042,7 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 for vip in &r.vips {
                     let _ = edges.dataplane.remove_vip(vip.xdp_ifindex, vip.addr);
                     if let Err(e) = netlink.remove_address(vip.ifindex, vip.addr).await {
-                        error!(instance = %r.config.name, error = %e, "removing a virtual address");
+                        error!(instance = %r.config.name, error = %format!("{e:#}"), "removing a virtual address");
                     }
                 }
             }

@@ -598,12 +598,10 @@ fn excluded_addresses_may_mix_families() {
         .collect();
     assert_eq!(excluded, vec![ip("10.0.2.1"), ip("2001:db8::1")]);
     let messages: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-    // Options get the notes they get in virtual_ipaddress; the duplicate is a warning.
+    // The duplicate is a warning.
     assert_eq!(
         messages,
         vec![
-            "keepalived.conf:6:21: `brd` on a virtual_ipaddress is accepted, not acted on: the \
-             kernel's default broadcast applies",
             "keepalived.conf:8:9: 10.0.0.1 is in both virtual_ipaddress and \
              virtual_ipaddress_excluded of vrrp_instance VI_1; the one in \
              virtual_ipaddress_excluded is ignored: remove it",

@@ -702,29 +702,19 @@ pub const KEYWORDS: &[Keyword] = &[
     // ----- virtual_ipaddress entries -----
     kw(VirtualIpaddress, "ADDRESS[/PREFIX]", Acted, ""),
     kw(VirtualIpaddress, "dev", Acted, ""),
-    kw(
-        VirtualIpaddress,
-        "label",
-        AcceptedNotActed,
-        "the address is added without a label",
-    ),
-    kw(
-        VirtualIpaddress,
-        "brd",
-        AcceptedNotActed,
-        "the kernel's default broadcast applies",
-    ),
+    kw(VirtualIpaddress, "label", Acted, "IPv4 only, as in Linux"),
+    kw(VirtualIpaddress, "brd", Acted, "IPv4 only: ADDRESS, + or -"),
     kw(
         VirtualIpaddress,
         "broadcast",
-        AcceptedNotActed,
-        "the kernel's default broadcast applies",
+        Acted,
+        "IPv4 only: ADDRESS, + or -",
     ),
     kw(
         VirtualIpaddress,
         "scope",
-        AcceptedNotActed,
-        "the address is added with scope global",
+        Acted,
+        "IPv4 only (keepalived ignores it for IPv6)",
     ),
     kw(
         VirtualIpaddress,

@@ -379,6 +379,32 @@ pub enum Broadcast {
     NoHostBits,
 }
 
+impl Broadcast {
+    /// The broadcast address of `addr/prefix_len` this stands for.
+    pub fn resolve(self, addr: std::net::Ipv4Addr, prefix_len: u8) -> std::net::Ipv4Addr {
+        let host_bits = u32::MAX.checked_shr(u32::from(prefix_len)).unwrap_or(0);
+        match self {
+            Broadcast::Address(a) => a,
+            Broadcast::AllHostBits => (u32::from(addr) | host_bits).into(),
+            Broadcast::NoHostBits => (u32::from(addr) & !host_bits).into(),
+        }
+    }
+}
+
+impl AddressScope {
+    /// The kernel's number for it (`ifa_scope`, /etc/iproute2/rt_scopes).
+    pub fn number(self) -> u8 {
+        match self {
+            AddressScope::Global => 0,
+            AddressScope::Site => 200,
+            AddressScope::Link => 253,
+            AddressScope::Host => 254,
+            AddressScope::Nowhere => 255,
+            AddressScope::Number(n) => n,
+        }
+    }
+}
+
 /// `scope` of an address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum AddressScope {
@@ -637,5 +663,40 @@ impl VrrpInstance {
     /// Whether adverts go to unicast peers rather than the multicast group.
     pub fn is_unicast(&self) -> bool {
         !self.unicast.peers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brd_resolves_as_ip_does() {
+        let v4 = std::net::Ipv4Addr::new;
+        let a = v4(10, 0, 0, 100);
+        assert_eq!(Broadcast::AllHostBits.resolve(a, 24), v4(10, 0, 0, 255));
+        assert_eq!(Broadcast::NoHostBits.resolve(a, 24), v4(10, 0, 0, 0));
+        assert_eq!(Broadcast::AllHostBits.resolve(a, 22), v4(10, 0, 3, 255));
+        assert_eq!(Broadcast::AllHostBits.resolve(a, 32), a);
+        assert_eq!(Broadcast::NoHostBits.resolve(a, 32), a);
+        assert_eq!(Broadcast::AllHostBits.resolve(a, 0), v4(255, 255, 255, 255));
+        assert_eq!(Broadcast::NoHostBits.resolve(a, 0), v4(0, 0, 0, 0));
+        let b = std::net::Ipv4Addr::new(10, 0, 0, 127);
+        assert_eq!(Broadcast::Address(b).resolve(a, 24), b);
+    }
+
+    #[test]
+    fn scopes_are_the_kernels_numbers() {
+        let pairs = [
+            (AddressScope::Global, 0),
+            (AddressScope::Site, 200),
+            (AddressScope::Link, 253),
+            (AddressScope::Host, 254),
+            (AddressScope::Nowhere, 255),
+            (AddressScope::Number(42), 42),
+        ];
+        for (scope, n) in pairs {
+            assert_eq!(scope.number(), n, "{scope:?}");
+        }
     }
 }

@@ -6,7 +6,9 @@ use futures::TryStreamExt as _;
 use rtnetlink::{
     Handle,
     packet_route::{
-        address::{AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage},
+        address::{
+            AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+        },
         link::{LinkAttribute, LinkInfo, LinkXdp, MacVlanMode},
     },
 };
@@ -177,15 +179,33 @@ impl Netlink {
             .any(|m| address_of(m) == Some(addr)))
     }
 
-    /// Add `addr/prefix_len` (already present is fine). IPv6 addresses skip duplicate
-    /// address detection, as keepalived adds them: a VIP must answer at once.
-    pub async fn add_address(&self, index: u32, addr: IpAddr, prefix_len: u8) -> Result<()> {
+    /// Add `addr/prefix_len` (already present is fine) with keepalived's `label`, `brd`
+    /// and `scope`. IPv6 addresses skip duplicate address detection, as keepalived adds
+    /// them: a VIP must answer at once.
+    pub async fn add_address(
+        &self,
+        index: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+        options: &AddressOptions,
+    ) -> Result<()> {
         let mut request = self.handle.address().add(index, addr, prefix_len).replace();
+        let msg = request.message_mut();
         if addr.is_ipv6() {
-            let msg = request.message_mut();
             msg.header.flags |= AddressHeaderFlags::Nodad;
             msg.attributes
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        if let Some(scope) = options.scope {
+            msg.header.scope = AddressScope::from(scope);
+        }
+        if let Some(brd) = options.broadcast {
+            msg.attributes
+                .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+            msg.attributes.push(AddressAttribute::Broadcast(brd));
+        }
+        if let Some(label) = &options.label {
+            msg.attributes.push(AddressAttribute::Label(label.clone()));
         }
         request
             .execute()
@@ -209,6 +229,18 @@ impl Netlink {
         }
         Ok(removed)
     }
+}
+
+/// What keepalived's `virtual_ipaddress` may say about an address beyond the address and
+/// its prefix (IPv4 only; the configuration drops them for IPv6).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddressOptions {
+    /// `label IF:x`: the name `ip addr` and `ifconfig` show it under.
+    pub label: Option<String>,
+    /// `brd`, resolved to an address.
+    pub broadcast: Option<Ipv4Addr>,
+    /// `scope`, as the kernel's number (global 0 ... nowhere 255).
+    pub scope: Option<u8>,
 }
 
 /// Set `net.ipv4.conf.IFACE.KEY`, returning the previous value (to restore it later).

@@ -7,7 +7,7 @@ pub mod monitor;
 pub mod outbox;
 pub mod routes;
 
-pub use addresses::{Interface, Netlink};
+pub use addresses::{AddressOptions, Interface, Netlink};
 pub use advert_socket::AdvertSocket;
 pub use garp::{GarpSocket, NaSocket};
 pub use outbox::Outbox;
