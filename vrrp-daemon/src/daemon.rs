@@ -115,6 +115,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         scripts: Scripts::default(),
         heartbeat: coalesce::HeartbeatLimiter::default(),
         routes: Routes::start(),
+        recreated: Default::default(),
         outbox: Outbox::default(),
         links: HashMap::new(),
         watched: Watchers::default(),
@@ -168,6 +169,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     let mut sigusr2 = signal(SignalKind::user_defined2())?;
     let mut handoff_signal = signal(SignalKind::from_raw(handoff::signal()))?;
     let mut handing_over = false;
+    let mut retry = time::interval(Duration::from_secs(1));
+    retry.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
     loop {
         let next = daemon.running.iter().filter_map(|r| r.fsm.deadline()).min();
         tokio::select! {
@@ -204,6 +207,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             }
             Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
             Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
+            _ = retry.tick(), if !daemon.recreated.is_empty() => daemon.set_up_recreated().await,
             Some((name, value)) = daemon.watched.files.recv() => {
                 if daemon.watched.file_values.insert(name.clone(), value) != Some(value) {
                     info!(track_file = %name, ?value, "tracked file changed");
@@ -356,6 +360,9 @@ struct Daemon {
     outbox: Outbox,
     /// `virtual_routes` changes, run in order in the background.
     routes: Routes,
+    /// Interfaces deleted and created again under the same name whose instances still
+    /// have to be set up on the new one (retried every second until that works).
+    recreated: std::collections::BTreeSet<String>,
 }
 
 /// The file and process watchers of the current configuration and what they last said.
@@ -986,13 +993,59 @@ impl Daemon {
     }
 
     async fn on_link_change(&mut self, change: LinkChange) {
-        let Some(up) = self.links.get_mut(&change.name) else {
-            return;
-        };
-        if *up != change.up {
+        if let Some(up) = self.links.get_mut(&change.name)
+            && *up != change.up
+        {
             *up = change.up;
             info!(interface = %change.name, up = change.up, "tracked interface changed");
             self.refresh_tracking(mono_now()).await;
+        }
+        // The same name on a new index: the interface was deleted and created again (a
+        // network manager rebuilding a VLAN or a bond). The XDP link, the sockets and the
+        // map keys of its instances named the old one.
+        if !change.deleted
+            && self
+                .running
+                .iter()
+                .any(|r| r.config.interface == change.name && r.iface.index != change.index)
+        {
+            self.recreated.insert(change.name.clone());
+        }
+        if change.up && self.recreated.contains(&change.name) {
+            self.set_up_recreated().await;
+        }
+    }
+
+    /// Set up afresh the instances of interfaces that were deleted and created again:
+    /// drop what named the old interface, then apply the configuration as it stands,
+    /// which attaches XDP to the new interface and starts the missing instances (as
+    /// backups: a normal election follows). What fails (the interface is not up yet, or
+    /// has no address yet) is retried every second.
+    async fn set_up_recreated(&mut self) {
+        for name in self.recreated.clone() {
+            let (gone, kept): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.running)
+                .into_iter()
+                .partition(|r| r.config.interface == name);
+            self.running = kept;
+            for r in gone {
+                // Its addresses and routes went with the old interface.
+                if let Some(g) = self.guardian.as_mut() {
+                    g.send(guardian::Message::NotMaster {
+                        instance: r.config.name.clone(),
+                    });
+                }
+                let _ = self.dataplane.remove_instance(&r.key);
+                info!(instance = %r.config.name, interface = %name, "interface created again; setting the instance up on it");
+            }
+            self.dataplane.forget_links(&name);
+            self.attached.retain(|a| *a != name);
+            self.attach_modes.retain(|(a, _)| *a != name);
+        }
+        match self.apply(self.config.clone()).await {
+            Ok(()) => self.recreated.clear(),
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), interfaces = ?self.recreated, "instances of a re-created interface not set up yet; retrying in 1 s")
+            }
         }
     }
 

@@ -229,6 +229,11 @@ impl Dataplane {
         Ok(mode)
     }
 
+    /// Forget the attachments to `ifname` (the interface was deleted, which detached them).
+    pub fn forget_links(&mut self, ifname: &str) {
+        self.links.retain(|(name, _)| name != ifname);
+    }
+
     /// The observer program, loaded by this daemon or taken over.
     fn program(&mut self) -> Result<&mut Xdp> {
         if let Some(p) = self.pinned_program.as_mut() {

@@ -17,8 +17,13 @@ use tokio::sync::mpsc;
 pub struct LinkChange {
     /// Its name.
     pub name: String,
+    /// Its index: an interface deleted and created again under the same name has a new
+    /// one, and whatever named the old index (XDP link, sockets, map keys) is gone.
+    pub index: u32,
     /// Administratively up and running (carrier); false when it was deleted.
     pub up: bool,
+    /// It was deleted.
+    pub deleted: bool,
 }
 
 /// keepalived's idea of a usable interface: IFF_UP and IFF_RUNNING.
@@ -45,11 +50,17 @@ pub fn spawn_link_monitor(tx: mpsc::UnboundedSender<LinkChange>) -> Result<()> {
                 NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => name_of(&link)
                     .map(|name| LinkChange {
                         up: link_is_up(&link),
+                        index: link.header.index,
+                        deleted: false,
                         name,
                     }),
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => {
-                    name_of(&link).map(|name| LinkChange { name, up: false })
-                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(link)) => name_of(&link)
+                    .map(|name| LinkChange {
+                        name,
+                        index: link.header.index,
+                        up: false,
+                        deleted: true,
+                    }),
                 _ => None,
             };
             if let Some(change) = change
