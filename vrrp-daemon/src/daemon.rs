@@ -1007,7 +1007,8 @@ impl Daemon {
             && self
                 .running
                 .iter()
-                .any(|r| r.config.interface == change.name && r.iface.index != change.index)
+                // The key holds the configured interface's index (the VMAC's base).
+                .any(|r| r.config.interface == change.name && r.key.ifindex != change.index)
         {
             self.recreated.insert(change.name.clone());
         }
