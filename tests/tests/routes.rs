@@ -93,11 +93,8 @@ fn virtual_routes_follow_the_master_through_stop_reload_and_crash() {
     })
     .unwrap_or_else(|_| panic!("no master:\n{}", lab.log(1)));
     wait_routes(&lab, 1, &listed, "master");
-    assert_eq!(
-        routes_on(&lab, 2),
-        Vec::<&str>::new(),
-        "the backup has none"
-    );
+    // (node2 may have been master for a moment while node1 was still starting.)
+    wait_routes(&lab, 2, &[], "the backup has none");
 
     // A clean stop: the routes leave with the VIP and arrive with it on node2.
     d1.term(Duration::from_secs(5)).unwrap();
