@@ -1,6 +1,6 @@
-//! `virtual_routes` end to end: the master holds the routes and the backup does not; they
-//! follow the VIP on a stop, a reload changes only what changed, and a crash's guardian
-//! removes them. Needs root (`cargo xtask test`).
+//! `virtual_routes` and `virtual_rules` end to end: the master holds the routes and rules
+//! and the backup does not; they follow the VIP on a stop, a reload changes only what
+//! changed, and a crash's guardian removes them. Needs root (`cargo xtask test`).
 use std::time::Duration;
 
 use vrrp_tests::{Lab, is_root};
@@ -162,4 +162,60 @@ fn a_route_that_cannot_be_added_is_reported_and_the_others_still_go_in() {
         [1],
         "the instance is master all the same"
     );
+}
+
+/// The rules of the rules test (by their `ip rule show` form) present on `node`.
+fn rules_on(lab: &Lab, node: usize) -> Vec<String> {
+    let shown = lab.sh_ok(node, "ip -4 rule show; ip -6 rule show").unwrap();
+    shown
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| l.starts_with("100: ") || l.starts_with("101: "))
+        .collect()
+}
+
+#[test]
+fn virtual_rules_follow_the_master_and_a_crash_removes_them() {
+    assert!(is_root(), "needs root: run through `cargo xtask test`");
+    let lab = Lab::builder().nodes(2).client(false).build().expect("lab");
+    let rules = "    virtual_rules {\n        from 10.0.0.100 table 100 priority 100\n        \
+                 to 2001:db8:7::/48 table 100 priority 101 no_track\n    }\n";
+    let with_rules = |state, priority| {
+        config(state, priority, &[]).replace("    virtual_routes {\n    }\n", rules)
+    };
+    let expected = [
+        "100: from 10.0.0.100 lookup 100".to_string(),
+        "101: from all to 2001:db8:7::/48 lookup 100".to_string(),
+    ];
+    let d1 = lab
+        .spawn_daemon(1, &with_rules("MASTER", 100), &[])
+        .unwrap();
+    let d2 = lab.spawn_daemon(2, &with_rules("BACKUP", 90), &[]).unwrap();
+    let wait_rules = |node: usize, want: &[String], what: &str| {
+        lab.wait_for(Duration::from_secs(5), 10 * MS, || {
+            rules_on(&lab, node) == want
+        })
+        .unwrap_or_else(|_| {
+            panic!(
+                "{what}: node{node} has {:?}\n{}",
+                rules_on(&lab, node),
+                lab.log(node)
+            )
+        });
+    };
+    lab.wait_for(Duration::from_secs(10), 10 * MS, || {
+        lab.vip_holders(VIP) == [1]
+    })
+    .unwrap_or_else(|_| panic!("no master:\n{}", lab.log(1)));
+    wait_rules(1, &expected, "master");
+    wait_rules(2, &[], "backup");
+    d1.term(Duration::from_secs(5)).unwrap();
+    wait_rules(2, &expected, "new master");
+    assert_eq!(
+        rules_on(&lab, 1),
+        Vec::<String>::new(),
+        "a stop removes them"
+    );
+    d2.kill9().unwrap();
+    wait_rules(2, &[], "after the crash");
 }

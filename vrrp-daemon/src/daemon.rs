@@ -358,7 +358,7 @@ struct Daemon {
     heartbeat: coalesce::HeartbeatLimiter,
     /// Adverts of the current wake, sent together at its end.
     outbox: Outbox,
-    /// `virtual_routes` changes, run in order in the background.
+    /// `virtual_routes` and `virtual_rules` changes, run in order in the background.
     routes: Routes,
     /// Interfaces deleted and created again under the same name whose instances still
     /// have to be set up on the new one (retried every second until that works).
@@ -1512,7 +1512,7 @@ impl Daemon {
         for fifo in self.fifos {
             fifo.close().await;
         }
-        // The masters' `virtual_routes` removals queued above.
+        // The masters' `virtual_routes` and `virtual_rules` removals queued above.
         self.routes.finish(Duration::from_secs(5)).await;
         drop(self.dataplane);
         info!("stopped; XDP program detached");
@@ -1737,17 +1737,18 @@ async fn reconfigure(
                 .add_address(add.ifindex, add.addr, add.prefix_len, &add.options)
                 .await?;
         }
-        // Routes too: the ones gone are removed, the new ones added, the rest untouched.
-        let (old, new_routes) = (&r.config.virtual_routes, &new.virtual_routes);
+        // Routes and rules too: the ones gone are removed, the new ones added, the rest
+        // untouched.
+        let (old, new_entries) = (routes::of_instance(&r.config), routes::of_instance(new));
         edges.routes.change(
             &new.name,
             Change::Remove,
-            routes::missing_from(new_routes, old),
+            routes::missing_from(&new_entries, &old),
         );
         edges.routes.change(
             &new.name,
             Change::Add,
-            routes::missing_from(old, new_routes),
+            routes::missing_from(&old, &new_entries),
         );
     }
     let added: Vec<Vip> = vips
@@ -1934,11 +1935,9 @@ fn crash_message(r: &Running) -> guardian::Message {
             .iter()
             .map(|v| (v.ifname.clone(), format!("{}/{}", v.addr, v.prefix_len)))
             .collect(),
-        routes: r
-            .config
-            .virtual_routes
+        routes: routes::of_instance(&r.config)
             .iter()
-            .map(|route| routes::ip_args(route, Change::Remove))
+            .map(|entry| routes::ip_args(entry, Change::Remove))
             .collect(),
     }
 }
@@ -2082,7 +2081,7 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 // Routes may name a VIP as their source: after the addresses.
                 edges
                     .routes
-                    .change(&r.config.name, Change::Add, &r.config.virtual_routes);
+                    .change(&r.config.name, Change::Add, &routes::of_instance(&r.config));
             }
             Action::RemoveAddresses => {
                 if let Some(g) = edges.guardian.as_mut() {
@@ -2090,9 +2089,11 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                         instance: r.config.name.clone(),
                     });
                 }
-                edges
-                    .routes
-                    .change(&r.config.name, Change::Remove, &r.config.virtual_routes);
+                edges.routes.change(
+                    &r.config.name,
+                    Change::Remove,
+                    &routes::of_instance(&r.config),
+                );
                 for vip in &r.vips {
                     let _ = edges.dataplane.remove_vip(vip.xdp_ifindex, vip.addr);
                     if let Err(e) = netlink.remove_address(vip.ifindex, vip.addr).await {

@@ -40,8 +40,8 @@ pub enum Message {
         packets: Vec<Packet>,
         /// `(interface, address/prefix)` to remove.
         vips: Vec<(String, String)>,
-        /// `ip` arguments that remove each of its `virtual_routes` (absent from an older
-        /// daemon's messages).
+        /// `ip` arguments that remove each of its `virtual_routes` and `virtual_rules`
+        /// (absent from an older daemon's messages).
         #[serde(default)]
         routes: Vec<Vec<String>>,
     },

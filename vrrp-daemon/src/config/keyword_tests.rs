@@ -718,6 +718,50 @@ fn virtual_route_errors() {
     assert_eq!(errors(&text), expected);
 }
 
+#[test]
+fn virtual_rules() {
+    let i = only(&instance(
+        "    virtual_rules {
+        from 10.0.0.100 table 100 priority 100
+        to 2001:db8:7::/48 table 100 no_track
+        fwmark 7 table 200
+    }",
+    ));
+    let r = &i.virtual_rules;
+    assert_eq!(
+        r[0],
+        VirtualRule {
+            words: "from 10.0.0.100 table 100 priority 100"
+                .split(' ')
+                .map(String::from)
+                .collect(),
+            family: Family::Ipv4,
+            no_track: false,
+        }
+    );
+    assert_eq!((r[1].family, r[1].no_track), (Family::Ipv6, true));
+    assert_eq!(r[1].words.join(" "), "to 2001:db8:7::/48 table 100");
+    // No address: IPv4, as `ip rule` would take it.
+    assert_eq!((r[2].family, r[2].words.len()), (Family::Ipv4, 4));
+    assert_eq!(r.len(), 3);
+}
+
+#[test]
+fn virtual_rule_errors() {
+    let text = instance(
+        "    virtual_rules {
+        from 10.0.0.0/8 to 2001:db8::/32 table 100
+    }",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "keepalived.conf:6:28: rule `from 10.0.0.0/8 to 2001:db8::/32 table 100` mixes IPv4 \
+          (10.0.0.0/8) and IPv6 (2001:db8::/32); a rule has one family"
+        ]
+    );
+}
+
 // ===== tracking =====
 
 #[test]

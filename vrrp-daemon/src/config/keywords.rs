@@ -630,8 +630,9 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         VrrpInstance,
         "virtual_rules",
-        AcceptedNotActed,
-        "these rules are not added",
+        Acted,
+        "added (`ip rule add`) while master, removed on leaving, by the crash guardian too; \
+         a rule removed by someone else is not tracked",
     ),
     kw(VrrpInstance, "promote_secondaries", AcceptedNotActed, ""),
     kw(VrrpInstance, "linkbeat_use_polling", AcceptedNotActed, ""),
@@ -950,11 +951,15 @@ mod tests {
             (VrrpInstance, "track_file"),
             (Top, "vrrp_track_process"),
             (VrrpInstance, "virtual_routes"),
+            (VrrpInstance, "virtual_rules"),
         ];
         for (block, name) in acted {
             assert_eq!(lookup(block, name).map(|k| k.status), Some(Acted), "{name}");
         }
-        for (block, name) in [(VrrpInstance, "virtual_rules"), (GlobalDefs, "smtp_server")] {
+        for (block, name) in [
+            (VrrpInstance, "promote_secondaries"),
+            (GlobalDefs, "smtp_server"),
+        ] {
             assert_eq!(
                 lookup(block, name).map(|k| k.status),
                 Some(AcceptedNotActed),

@@ -317,6 +317,7 @@ vrrp_script chk_nginx {
             }],
             virtual_addresses_excluded: vec![],
             virtual_routes: vec![],
+            virtual_rules: vec![],
             track_scripts: vec![],
             track_interfaces: vec![],
             track_files: vec![],

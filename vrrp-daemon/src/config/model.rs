@@ -475,6 +475,17 @@ pub struct VirtualRoute {
     pub no_track: bool,
 }
 
+/// One entry of `virtual_rules`: `ip rule` syntax.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VirtualRule {
+    /// The words as written, for `ip rule add` (without `no_track`).
+    pub words: Vec<String>,
+    /// The family of the rule (from its addresses; IPv4 when it has none).
+    pub family: Family,
+    /// `no_track`: removal of the rule by someone else does not make the instance FAULT.
+    pub no_track: bool,
+}
+
 /// One entry of `track_script`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TrackScript {
@@ -595,6 +606,8 @@ pub struct VrrpInstance {
     pub virtual_addresses_excluded: Vec<VirtualAddress>,
     /// `virtual_routes { }`: added while master.
     pub virtual_routes: Vec<VirtualRoute>,
+    /// `virtual_rules { }`: added while master.
+    pub virtual_rules: Vec<VirtualRule>,
     /// `track_script { }`.
     pub track_scripts: Vec<TrackScript>,
     /// `track_interface { }` (the instance's own interface is left out, as keepalived does).

@@ -7,7 +7,7 @@ use super::{
     Location,
     model::{
         InitialState, NotifyFifo, OldUnicastChecksum, ParamMatch, TrackFileInit, UnicastPeer,
-        VirtualAddress, VirtualRoute,
+        VirtualAddress, VirtualRoute, VirtualRule,
     },
 };
 
@@ -215,6 +215,7 @@ pub(super) struct RawInstance {
     pub(super) vips: Vec<Spanned<VirtualAddress>>,
     pub(super) evips: Vec<Spanned<VirtualAddress>>,
     pub(super) routes: Vec<Spanned<VirtualRoute>>,
+    pub(super) rules: Vec<Spanned<VirtualRule>>,
     pub(super) tracking: RawTracking,
     pub(super) dont_track_primary: bool,
     /// `nopreempt` (true) or `preempt` (false), whichever came last.
@@ -269,6 +270,7 @@ impl RawInstance {
             vips: Vec::new(),
             evips: Vec::new(),
             routes: Vec::new(),
+            rules: Vec::new(),
             tracking: RawTracking::default(),
             dont_track_primary: false,
             nopreempt: None,

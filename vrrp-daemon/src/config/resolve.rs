@@ -681,6 +681,7 @@ fn instance(
         virtual_addresses,
         virtual_addresses_excluded,
         virtual_routes: r.routes.iter().map(|v| v.value.clone()).collect(),
+        virtual_rules: r.rules.iter().map(|v| v.value.clone()).collect(),
         track_scripts,
         track_interfaces,
         track_files,

@@ -10,7 +10,7 @@ use super::{
         keywords::{self, Block, Status},
         model::{
             AddressScope, Broadcast, Family, InitialState, IpPrefix, OldUnicastChecksum,
-            UnicastPeer, VirtualAddress, VirtualRoute,
+            UnicastPeer, VirtualAddress, VirtualRoute, VirtualRule,
         },
         raw::{AuthType, RawAuth, RawConfig, RawInstance, RawVmac, Seconds, Spanned},
     },
@@ -136,6 +136,21 @@ impl Walker<'_> {
                             } else {
                                 inst.vips.push(vip);
                             }
+                        }
+                    }
+                }
+            }
+            "virtual_rules" => {
+                self.no_name(s);
+                if let Some(body) = self.need_block(
+                    s,
+                    "`virtual_rules { from 10.1.0.0/16 table 100 priority 100 }`",
+                ) {
+                    for entry in &body.stmts {
+                        if entry.unsupported() {
+                            tainted = true;
+                        } else if let Some(rule) = self.rule(entry) {
+                            inst.rules.push(rule);
                         }
                     }
                 }
@@ -1081,6 +1096,62 @@ impl Walker<'_> {
             .collect();
         Some(Spanned {
             value: route,
+            loc: e.loc().clone(),
+        })
+    }
+
+    /// One line of `virtual_rules`: `ip rule` syntax plus `no_track`. Only its family is
+    /// worked out here, from its addresses (`from`, `to`...); `ip rule` checks the rest
+    /// when the rule is added, and a rule it refuses is logged with its words.
+    fn rule(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualRule>> {
+        self.leaf(e);
+        let words: Vec<&super::Token> = e.words().collect();
+        let line = words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut family: Option<(Family, &str)> = None;
+        for w in &words {
+            let Ok(addr) = w.text.split('/').next().unwrap_or("").parse::<IpAddr>() else {
+                continue;
+            };
+            let f = Family::of(&addr);
+            match family {
+                Some((other, first)) if other != f => {
+                    self.diags.error(
+                        &w.loc,
+                        format!(
+                            "rule `{line}` mixes {} ({first}) and {} ({}); a rule has one family",
+                            other.name(),
+                            f.name(),
+                            w.text
+                        ),
+                    );
+                    return None;
+                }
+                Some(_) => {}
+                None => family = Some((f, &w.text)),
+            }
+        }
+        let rule = VirtualRule {
+            words: words
+                .iter()
+                .map(|w| w.text.clone())
+                .filter(|w| w != "no_track")
+                .collect(),
+            family: family.map_or(Family::Ipv4, |(f, _)| f),
+            no_track: words.iter().any(|w| w.text == "no_track"),
+        };
+        if rule.words.is_empty() {
+            self.diags.error(
+                e.loc(),
+                "empty virtual_rules entry; write e.g. `from 10.1.0.0/16 table 100`".to_string(),
+            );
+            return None;
+        }
+        Some(Spanned {
+            value: rule,
             loc: e.loc().clone(),
         })
     }
