@@ -37,7 +37,7 @@ use crate::{
     dataplane::Dataplane,
     guardian::{self, Guardian},
     handoff::{self, HandedInstance, HandedScript, Handoff},
-    net::monitor::{LinkChange, spawn_link_monitor},
+    net::monitor::{AddressRemoved, LinkChange, spawn_address_monitor, spawn_link_monitor},
     net::{
         AddressOptions, AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox,
         routes::{self, Change, Routes},
@@ -141,6 +141,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     };
     let (link_tx, mut link_changes) = mpsc::unbounded_channel();
     spawn_link_monitor(link_tx)?;
+    let (removed_tx, mut removed_addresses) = mpsc::unbounded_channel();
+    spawn_address_monitor(removed_tx)?;
     daemon.dataplane.heartbeat(mono_now().0)?;
     daemon.apply(config).await?;
     if let Some(h) = daemon.resume.take() {
@@ -207,6 +209,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             }
             Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
             Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
+            Some(removed) = removed_addresses.recv() => daemon.on_address_removed(removed).await,
             _ = retry.tick(), if !daemon.recreated.is_empty() => daemon.set_up_recreated().await,
             Some((name, value)) = daemon.watched.files.recv() => {
                 if daemon.watched.file_values.insert(name.clone(), value) != Some(value) {
@@ -463,6 +466,8 @@ struct Vip {
     mac: [u8; 6],
     /// `label`, `brd`, `scope`.
     options: AddressOptions,
+    /// Not `no_track`: its removal by someone else makes a master step down.
+    tracked: bool,
 }
 
 /// The kernel-side edges an action may touch.
@@ -1015,6 +1020,33 @@ impl Daemon {
         if change.up && self.recreated.contains(&change.name) {
             self.set_up_recreated().await;
         }
+    }
+
+    /// An address disappeared. A master whose tracked virtual address it was, still
+    /// holding it by its own account, did not remove it itself (leaving master, a reload
+    /// and a stop change the state or the list first): someone else did, and keepalived's
+    /// answer is to become backup so a peer takes over.
+    async fn on_address_removed(&mut self, removed: AddressRemoved) {
+        let Some(i) = self.running.iter().position(|r| {
+            r.fsm.state() == vrrp::State::Master
+                && r.vips
+                    .iter()
+                    .any(|v| v.tracked && v.ifindex == removed.index && v.addr == removed.addr)
+        }) else {
+            return;
+        };
+        // A reload that changed an address's options removed and re-added it: the
+        // notification of the removal arrives after the address is back.
+        if self
+            .netlink
+            .has_address(removed.index, removed.addr)
+            .await
+            .unwrap_or(true)
+        {
+            return;
+        }
+        warn!(instance = %self.running[i].config.name, addr = %removed.addr, "a virtual address was removed by someone else; stepping down to BACKUP (no_track on the address keeps MASTER)");
+        self.drive(i, Event::AddressLost, mono_now()).await;
     }
 
     /// Set up afresh the instances of interfaces that were deleted and created again:
@@ -1814,6 +1846,7 @@ async fn resolve_vips(
             prefix_len: vip.prefix_len,
             mac,
             options,
+            tracked: !vip.no_track,
         });
     }
     Ok(vips)

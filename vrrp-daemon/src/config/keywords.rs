@@ -720,8 +720,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         VirtualIpaddress,
         "no_track",
-        AcceptedNotActed,
-        "addresses are not watched for removal yet",
+        Acted,
+        "without it, a master whose address someone else removes steps down to BACKUP",
     ),
     kw(VirtualIpaddress, "peer", AcceptedNotActed, ""),
     kw(VirtualIpaddress, "preferred_lft", AcceptedNotActed, ""),

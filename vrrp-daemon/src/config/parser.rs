@@ -2366,8 +2366,6 @@ vrrp_instance B {
         assert_eq!(
             warnings,
             vec![
-                "keepalived.conf:5:38: `no_track` on a virtual_ipaddress is accepted, not acted \
-                 on: addresses are not watched for removal yet",
                 "keepalived.conf:12:20: label `eth0:6` is ignored on IPv6 address fe80::1/64 \
                  (Linux labels only IPv4 addresses); remove it",
                 "keepalived.conf:12:33: scope is ignored on IPv6 address fe80::1/64 (as \

@@ -255,7 +255,8 @@ pub fn set_sysctl(iface: &str, key: &str, value: &str) -> Option<String> {
     old
 }
 
-fn address_of(msg: &AddressMessage) -> Option<IpAddr> {
+/// The address an address message is about.
+pub(crate) fn address_of(msg: &AddressMessage) -> Option<IpAddr> {
     // IFA_LOCAL is the interface's own address on point-to-point links; IFA_ADDRESS otherwise.
     let mut address = None;
     for attr in &msg.attributes {

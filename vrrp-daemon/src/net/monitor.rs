@@ -1,5 +1,6 @@
 //! Link state changes from the kernel (rtnetlink multicast group RTNLGRP_LINK), for
-//! `track_interface` and the instance's own interface: no polling.
+//! `track_interface` and the instance's own interface, and removed addresses (the IPv4
+//! and IPv6 address groups), for virtual addresses someone else deletes: no polling.
 use anyhow::{Context as _, Result};
 use futures::StreamExt as _;
 use rtnetlink::{
@@ -65,6 +66,47 @@ pub fn spawn_link_monitor(tx: mpsc::UnboundedSender<LinkChange>) -> Result<()> {
             };
             if let Some(change) = change
                 && tx.send(change).is_err()
+            {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// An address removed from the interface with this index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddressRemoved {
+    /// The interface's index.
+    pub index: u32,
+    /// The address.
+    pub addr: std::net::IpAddr,
+}
+
+/// Subscribe to address removals; each one is sent on `tx` until the receiver is dropped.
+pub fn spawn_address_monitor(tx: mpsc::UnboundedSender<AddressRemoved>) -> Result<()> {
+    let (conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ])
+    .context("subscribing to address changes (rtnetlink)")?;
+    tokio::spawn(conn);
+    tokio::spawn(async move {
+        while let Some((message, _)) = messages.next().await {
+            let NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelAddress(msg)) =
+                message.payload
+            else {
+                continue;
+            };
+            let Some(addr) = crate::net::addresses::address_of(&msg) else {
+                continue;
+            };
+            if tx
+                .send(AddressRemoved {
+                    index: msg.header.index,
+                    addr,
+                })
+                .is_err()
             {
                 return;
             }

@@ -117,6 +117,10 @@ pub enum Event {
     /// (a `--takeover` restart), without announcing anything new to the network or to
     /// notify scripts.
     Resume(Resumed),
+    /// Someone else removed one of the master's tracked virtual addresses (keepalived:
+    /// the master becomes backup, so a peer that still can serve takes over, and this
+    /// node re-adds the address if it wins the next election).
+    AddressLost,
 }
 
 /// What a restarted daemon inherits of an instance from its predecessor.
@@ -159,6 +163,8 @@ pub enum Reason {
     SyncGroup,
     /// Taken over from the previous daemon by a `--takeover` restart.
     Resumed,
+    /// Someone else removed one of its virtual addresses while it was master.
+    AddressLost,
 }
 
 impl Reason {
@@ -175,6 +181,7 @@ impl Reason {
             Reason::Shutdown => "shutdown",
             Reason::SyncGroup => "sync_group",
             Reason::Resumed => "resumed",
+            Reason::AddressLost => "address_lost",
         }
     }
 }
@@ -196,6 +203,9 @@ impl fmt::Display for Reason {
             Reason::Shutdown => f.write_str("shutting down"),
             Reason::SyncGroup => f.write_str("following its sync group"),
             Reason::Resumed => f.write_str("taken over from the previous daemon"),
+            Reason::AddressLost => {
+                f.write_str("a virtual address was removed by someone else (not no_track)")
+            }
         }
     }
 }
@@ -426,6 +436,12 @@ impl Instance {
                 self.enter(State::Backup, Reason::SyncGroup, now, &mut out);
             }
             (_, Event::SyncGroup { .. }) => {}
+            // keepalived: no priority 0 (nothing is wrong with this node's reachability);
+            // the peers take over after their master-down interval.
+            (State::Master, Event::AddressLost) => {
+                self.enter(State::Backup, Reason::AddressLost, now, &mut out);
+            }
+            (_, Event::AddressLost) => {}
             (State::Backup | State::Master | State::Fault, Event::Startup | Event::Resume(_)) => {}
         }
         out

@@ -175,6 +175,42 @@ fn master_yields_to_a_higher_priority_and_becomes_backup() {
 }
 
 #[test]
+fn a_master_whose_address_is_removed_becomes_backup_without_resigning() {
+    let mut i = started(params(3, 90, Centiseconds(10)));
+    // Not master: nothing to lose.
+    assert!(i.handle(Event::AddressLost, t(MS)).is_empty());
+    assert_eq!(i.state(), State::Backup);
+    let down = i.deadline().unwrap();
+    i.handle(Event::Timer, down);
+    assert_eq!(i.state(), State::Master);
+    let at = down.add_nanos(5 * MS);
+    let actions = i.handle(Event::AddressLost, at);
+    assert_eq!(
+        actions,
+        vec![
+            Action::Transition {
+                from: State::Master,
+                to: State::Backup,
+                reason: Reason::AddressLost
+            },
+            Action::RemoveAddresses,
+            Action::Notify {
+                state: State::Backup,
+                priority: 90
+            },
+        ]
+    );
+    // A full master-down interval before it may take over again (and re-add the address).
+    assert_eq!(
+        i.deadline(),
+        Some(at.add_nanos(300 * MS + 166 * 100 * MS / 256))
+    );
+    let again = i.handle(Event::Timer, i.deadline().unwrap());
+    assert!(again.contains(&Action::AddAddresses), "{again:?}");
+    assert_eq!(i.state(), State::Master);
+}
+
+#[test]
 fn higher_prio_send_advert_sends_one_before_yielding() {
     let mut p = params(3, 90, Centiseconds(10));
     p.higher_prio_send_advert = true;
