@@ -82,3 +82,50 @@ fn a_backup_slow_to_set_up_does_not_take_over_from_a_live_master() {
     );
     assert_eq!(lab.vip_holders(VIP), [1]);
 }
+
+/// Seconds since midnight of a log line's RFC 3339 timestamp (`2026-...T01:02:03.456789Z`).
+fn logged_at(line: &str) -> f64 {
+    let time = line
+        .split_whitespace()
+        .next()
+        .and_then(|stamp| stamp.split('T').nth(1))
+        .unwrap_or_else(|| panic!("no timestamp: {line}"))
+        .trim_end_matches('Z');
+    let parts: Vec<f64> = time.split(':').map(|p| p.parse().unwrap()).collect();
+    parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]
+}
+
+#[test]
+fn vrrp_startup_delay_holds_the_instances_in_init() {
+    assert!(is_root(), "needs root: run through `cargo xtask test`");
+    let lab = Lab::builder().nodes(1).client(false).build().expect("lab");
+    let config = format!(
+        "global_defs {{\n    vrrp_startup_delay 1.5\n}}\n{}",
+        v4_instance("MASTER", 100)
+    );
+    let _d = lab.spawn_daemon(1, &config, &[]).unwrap();
+    lab.wait_for(Duration::from_secs(10), 10 * MS, || {
+        lab.log(1).contains("set-up done")
+    })
+    .unwrap_or_else(|_| panic!("never set up:\n{}", lab.log(1)));
+    // Set up and running, but held: no state, no VIP.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lab.vip_holders(VIP), Vec::<usize>::new());
+    assert!(!lab.log(1).contains("VRRP transition"), "{}", lab.log(1));
+    lab.wait_for(Duration::from_secs(10), 10 * MS, || {
+        lab.vip_holders(VIP) == [1]
+    })
+    .unwrap_or_else(|_| panic!("never master:\n{}", lab.log(1)));
+    let log = lab.log(1);
+    let line = |what: &str| {
+        log.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no `{what}`:\n{log}"))
+    };
+    let held = logged_at(line("VRRP transition INIT -> BACKUP"))
+        - logged_at(line("vrrp_startup_delay: instances stay in INIT"));
+    assert!(
+        (1.5..2.5).contains(&held),
+        "instances started {held:.3} s after the hold began:\n{log}"
+    );
+}

@@ -116,6 +116,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         heartbeat: coalesce::HeartbeatLimiter::default(),
         routes: Routes::start(),
         recreated: Default::default(),
+        startup_hold: None,
         outbox: Outbox::default(),
         links: HashMap::new(),
         watched: Watchers::default(),
@@ -144,6 +145,15 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     let (removed_tx, mut removed_addresses) = mpsc::unbounded_channel();
     spawn_address_monitor(removed_tx)?;
     daemon.dataplane.heartbeat(mono_now().0)?;
+    // A restart that takes over carries on at once; only a fresh start waits.
+    let delay = config.global.startup_delay;
+    if !delay.is_zero() && daemon.resume.is_none() {
+        info!(
+            ?delay,
+            "vrrp_startup_delay: instances stay in INIT until it has passed"
+        );
+        daemon.startup_hold = Some(tokio::time::Instant::now() + delay);
+    }
     daemon.apply(config).await?;
     if let Some(h) = daemon.resume.take() {
         info!(
@@ -211,6 +221,9 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
             Some(removed) = removed_addresses.recv() => daemon.on_address_removed(removed).await,
             _ = retry.tick(), if !daemon.recreated.is_empty() => daemon.set_up_recreated().await,
+            _ = time::sleep_until(daemon.startup_hold.unwrap_or_else(time::Instant::now)), if daemon.startup_hold.is_some() => {
+                daemon.end_startup_hold().await;
+            }
             Some((name, value)) = daemon.watched.files.recv() => {
                 if daemon.watched.file_values.insert(name.clone(), value) != Some(value) {
                     info!(track_file = %name, ?value, "tracked file changed");
@@ -366,6 +379,9 @@ struct Daemon {
     /// Interfaces deleted and created again under the same name whose instances still
     /// have to be set up on the new one (retried every second until that works).
     recreated: std::collections::BTreeSet<String>,
+    /// `vrrp_startup_delay`: until then instances stay in INIT (no adverts, no takeover),
+    /// as keepalived holds them while a booting host's network settles.
+    startup_hold: Option<tokio::time::Instant>,
 }
 
 /// The file and process watchers of the current configuration and what they last said.
@@ -751,6 +767,8 @@ impl Daemon {
         for i in first_new..self.running.len() {
             let event = match self.running[i].resumed.take() {
                 Some(resumed) => Event::Resume(resumed),
+                // Held in INIT: started when vrrp_startup_delay has passed.
+                None if self.startup_hold.is_some() => continue,
                 None => Event::Startup,
             };
             self.drive(i, event, mono_now()).await;
@@ -1019,6 +1037,17 @@ impl Daemon {
         }
         if change.up && self.recreated.contains(&change.name) {
             self.set_up_recreated().await;
+        }
+    }
+
+    /// `vrrp_startup_delay` has passed: start every instance still in INIT.
+    async fn end_startup_hold(&mut self) {
+        self.startup_hold = None;
+        info!("vrrp_startup_delay passed; starting the instances");
+        for i in 0..self.running.len() {
+            if self.running[i].fsm.state() == vrrp::State::Init {
+                self.drive(i, Event::Startup, mono_now()).await;
+            }
         }
     }
 

@@ -145,8 +145,6 @@ fn global_keywords_and_what_instances_inherit() {
             "keepalived.conf:7:5: `vrrp_gna_interval` is accepted, not acted on: neighbour \
              advertisements are not paced",
             "keepalived.conf:12:5: `vrrp_skip_check_adv_addr` is accepted, not acted on",
-            "keepalived.conf:15:5: `vrrp_startup_delay` is accepted, not acted on: instances \
-             start at once",
         ]
     );
 }

@@ -323,8 +323,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         GlobalDefs,
         "vrrp_startup_delay",
-        AcceptedNotActed,
-        "instances start at once",
+        Acted,
+        "instances stay in INIT that long after a fresh start (not after a --takeover restart)",
     ),
     kw(
         GlobalDefs,
