@@ -120,13 +120,24 @@ enum Transport {
     Ipv6,
     /// IPv4 unicast peers: from `unicast_src_ip` 10.0.0.N to the other node; VIP [`VIP`].
     Unicast4,
+    /// The same with VRRPv2, `advert_int 1` and PASS authentication (the seed's settings
+    /// over unicast, as in clouds without multicast).
+    Unicast4V2,
 }
 
 impl Transport {
     fn vip(self) -> &'static str {
         match self {
             Transport::Ipv6 => VIP6,
-            Transport::Multicast4 | Transport::Unicast4 => VIP,
+            Transport::Multicast4 | Transport::Unicast4 | Transport::Unicast4V2 => VIP,
+        }
+    }
+
+    /// The timers of the mixed-pair scenario over this transport.
+    fn timers(self) -> &'static Timers {
+        match self {
+            Transport::Unicast4V2 => &V2_1S,
+            _ => &V3_100MS,
         }
     }
 
@@ -134,7 +145,9 @@ impl Transport {
     fn advert_src(self, lab: &Lab, node: usize) -> String {
         match self {
             Transport::Ipv6 => link_local(lab, node),
-            Transport::Multicast4 | Transport::Unicast4 => lab.addr(node).to_string(),
+            Transport::Multicast4 | Transport::Unicast4 | Transport::Unicast4V2 => {
+                lab.addr(node).to_string()
+            }
         }
     }
 
@@ -143,7 +156,7 @@ impl Transport {
         match self {
             Transport::Multicast4 => "224.0.0.18".into(),
             Transport::Ipv6 => "ff02::12".into(),
-            Transport::Unicast4 => format!("10.0.0.{}", 3 - node),
+            Transport::Unicast4 | Transport::Unicast4V2 => format!("10.0.0.{}", 3 - node),
         }
     }
 }
@@ -868,6 +881,7 @@ impl Transport {
             Transport::Multicast4 => "IPv4 multicast",
             Transport::Ipv6 => "IPv6",
             Transport::Unicast4 => "IPv4 unicast peers",
+            Transport::Unicast4V2 => "IPv4 unicast peers with PASS authentication",
         }
     }
 
@@ -876,7 +890,9 @@ impl Transport {
     fn capture_filter(self) -> &'static [&'static str] {
         match self {
             Transport::Ipv6 => &["ip6", "proto", "112", "or", "icmp6"],
-            Transport::Multicast4 | Transport::Unicast4 => &["vrrp", "or", "arp"],
+            Transport::Multicast4 | Transport::Unicast4 | Transport::Unicast4V2 => {
+                &["vrrp", "or", "arp"]
+            }
         }
     }
 }
@@ -900,26 +916,30 @@ fn link_local(lab: &Lab, node: usize) -> String {
         .to_string()
 }
 
-/// The configuration both implementations read for the IPv6 or unicast pair: VRRPv3,
-/// `advert_int 0.1`, instance `VI_1` (the name [`check_keepalived_stats`] reads); `node`
+/// The configuration both implementations read for the IPv6 or unicast pair: VRRPv3 at
+/// `advert_int 0.1` (VRRPv2 at 1 s with PASS for [`Transport::Unicast4V2`]), instance `VI_1` (the name [`check_keepalived_stats`] reads); `node`
 /// (1 or 2) picks the unicast source, the other node being the peer.
 fn transport_config(transport: Transport, state: &str, priority: u8, node: usize) -> String {
+    let unicast_peers = format!(
+        "    unicast_src_ip 10.0.0.{node}\n    unicast_peer {{\n        10.0.0.{}\n    \
+         }}\n    check_unicast_src\n",
+        3 - node
+    );
     let (vrid, vip, unicast) = match transport {
         Transport::Ipv6 => (61, format!("{VIP6}/64"), String::new()),
-        Transport::Unicast4 => (
-            71,
+        Transport::Unicast4 => (71, VIP.to_string(), unicast_peers),
+        Transport::Unicast4V2 => (
+            72,
             VIP.to_string(),
-            format!(
-                "    unicast_src_ip 10.0.0.{node}\n    unicast_peer {{\n        10.0.0.{}\n    \
-                 }}\n    check_unicast_src\n",
-                3 - node
-            ),
+            unicast_peers
+                + "    authentication {\n        auth_type PASS\n        auth_pass 1234\n    }\n",
         ),
         Transport::Multicast4 => unreachable!("multicast IPv4 uses config()"),
     };
+    let t = transport.timers();
     format!(
         "global_defs {{
-    vrrp_version 3
+    vrrp_version {version}
 }}
 
 vrrp_instance VI_1 {{
@@ -927,12 +947,14 @@ vrrp_instance VI_1 {{
     interface eth0
     virtual_router_id {vrid}
     priority {priority}
-    advert_int 0.1
+    advert_int {advert_int}
 {unicast}    virtual_ipaddress {{
         {vip}
     }}
 }}
-"
+",
+        version = if t.v3 { 3 } else { 2 },
+        advert_int = t.advert_int,
     )
 }
 
@@ -1182,7 +1204,7 @@ impl ClientProbe {
     fn start(lab: &Lab, transport: Transport, port: u16) -> ClientProbe {
         match transport {
             Transport::Ipv6 => ClientProbe::V6(Probe6::start(lab, port)),
-            Transport::Multicast4 | Transport::Unicast4 => {
+            Transport::Multicast4 | Transport::Unicast4 | Transport::Unicast4V2 => {
                 ClientProbe::V4(lab.start_probe(VIP, port).expect("probe"))
             }
         }
@@ -1213,7 +1235,7 @@ fn mixed_pair_scenario(transport: Transport, master: Impl, port: u16) {
     if !is_root() {
         panic!("needs root: run through `cargo xtask test`");
     }
-    let t = &V3_100MS;
+    let t = transport.timers();
     let test_start = Instant::now();
     let backup = master.other();
     let lab = Lab::builder().nodes(2).client(true).build().expect("lab");
@@ -1231,7 +1253,8 @@ fn mixed_pair_scenario(transport: Transport, master: Impl, port: u16) {
         &lab,
         &capture,
         format!(
-            "{master:?} master (node1) + {backup:?} backup (node2), VRRPv3 advert_int {} over {}",
+            "{master:?} master (node1) + {backup:?} backup (node2), VRRPv{} advert_int {} over {}",
+            if t.v3 { 3 } else { 2 },
             t.advert_int,
             transport.label()
         ),
@@ -1432,4 +1455,14 @@ fn v3_unicast_keepalived_master_our_backup() {
 #[test]
 fn v3_unicast_our_master_keepalived_backup() {
     mixed_pair_scenario(Transport::Unicast4, Impl::Ours, 9404);
+}
+
+#[test]
+fn v2_unicast_pass_keepalived_master_our_backup() {
+    mixed_pair_scenario(Transport::Unicast4V2, Impl::Keepalived, 9405);
+}
+
+#[test]
+fn v2_unicast_pass_our_master_keepalived_backup() {
+    mixed_pair_scenario(Transport::Unicast4V2, Impl::Ours, 9406);
 }
