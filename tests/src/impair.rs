@@ -54,6 +54,9 @@ pub struct Impairment {
     pub jitter: Duration,
     /// Drop every VRRP packet (IP protocol 112, IPv4 or IPv6).
     pub drop_vrrp: bool,
+    /// Drop the VRRP packets of this virtual router only (one member of a sync group
+    /// going silent while the others are still heard).
+    pub drop_vrid: Option<u8>,
     /// Drop everything: the link is cut, but unlike [`crate::Lab::set_link`] the carrier
     /// stays up.
     pub drop_all: bool,
@@ -94,7 +97,7 @@ pub struct RelayStats {
     pub passed: u64,
     /// Dropped by the loss probability.
     pub lost: u64,
-    /// Dropped by `drop_vrrp` / `drop_all`.
+    /// Dropped by `drop_vrrp` / `drop_vrid` / `drop_all`.
     pub filtered: u64,
     /// Failed to send (e.g. too big); normally 0.
     pub send_errors: u64,
@@ -428,6 +431,19 @@ fn is_vrrp(frame: &[u8]) -> bool {
     }
 }
 
+/// The virtual router id of a VRRP frame (the byte after version/type, behind an IPv4
+/// header of any length or a plain IPv6 header).
+fn vrid_of(frame: &[u8]) -> Option<u8> {
+    if !is_vrrp(frame) {
+        return None;
+    }
+    let vrrp = match ethertype(frame)? {
+        ETH_P_IP => 14 + usize::from(frame.get(14)? & 0x0f) * 4,
+        _ => 14 + 40,
+    };
+    frame.get(vrrp + 1).copied()
+}
+
 fn ethertype(frame: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]))
 }
@@ -568,7 +584,10 @@ fn relay(
         while let Some((n, partial)) = recv_frame(rx.as_raw_fd(), &mut buf)? {
             let imp = *side.settings.lock().unwrap_or_else(|e| e.into_inner());
             let frame = &mut buf[..n];
-            if imp.drop_all || (imp.drop_vrrp && is_vrrp(frame)) {
+            if imp.drop_all
+                || (imp.drop_vrrp && is_vrrp(frame))
+                || imp.drop_vrid.is_some_and(|v| vrid_of(frame) == Some(v))
+            {
                 c.filtered.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -624,8 +643,15 @@ mod tests {
         f.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0, 0, 255, 112]);
         f.resize(60, 0);
         assert!(is_vrrp(&f));
+        f[34..36].copy_from_slice(&[0x31, 52]);
+        assert_eq!(vrid_of(&f), Some(52));
+        // IPv4 options move the VRRP header.
+        f[14] = 0x46;
+        f[38..40].copy_from_slice(&[0x31, 7]);
+        assert_eq!(vrid_of(&f), Some(7));
         f[23] = 17;
         assert!(!is_vrrp(&f));
+        assert_eq!(vrid_of(&f), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Tracked objects end to end: a sync group whose member fails moves together, a tracked
-//! interface going down puts the instance in FAULT, and the notify FIFO reports each
-//! transition in keepalived's format.
+//! Tracked objects end to end: a sync group whose member fails moves together, a sync group
+//! takes over only when every member's master is gone, a tracked interface going down puts
+//! the instance in FAULT, and the notify FIFO reports each transition in keepalived's
+//! format.
 use std::{
     io::{BufRead as _, BufReader},
     time::Duration,
@@ -88,6 +89,73 @@ fn a_sync_group_fails_over_together() {
     std::fs::write(&flag, "").unwrap();
     on(&lab, "10.0.0.100", 1, Duration::from_secs(5));
     on(&lab, "10.0.0.101", 1, Duration::from_secs(1));
+}
+
+/// keepalived's rule (vrrp_sync_can_goto_master): a sync group goes MASTER only when the
+/// master-down interval of every member has passed. node1 keeps advertising VI_A while its
+/// VI_B adverts are lost on the way: node2's VI_B is ready but its VI_A still hears node1,
+/// so node2 takes nothing (dragging VI_A along would make two masters of it). When
+/// node1's daemon dies, node2 takes both.
+#[test]
+fn a_sync_group_takes_over_only_when_every_member_s_master_is_gone() {
+    assert!(is_root(), "needs root: run through `cargo xtask test`");
+    let lab = Lab::builder().nodes(2).client(false).build().expect("lab");
+    let group = "vrrp_sync_group G {\n    group {\n        VI_A\n        VI_B\n    }\n}\n";
+    let config = |state: &str, priority: u8| {
+        format!(
+            "{group}{}{}",
+            instance("VI_A", 51, state, priority, "10.0.0.100", ""),
+            instance("VI_B", 52, state, priority, "10.0.0.101", "")
+        )
+    };
+    let link = lab.impair_link(1).expect("relay on node1's link");
+    let d1 = lab
+        .spawn_daemon(1, &config("MASTER", 100), &[])
+        .expect("node1");
+    let _d2 = lab
+        .spawn_daemon(2, &config("BACKUP", 90), &[])
+        .expect("node2");
+    on(&lab, "10.0.0.100", 1, Duration::from_secs(5));
+    on(&lab, "10.0.0.101", 1, Duration::from_secs(5));
+    std::thread::sleep(300 * MS);
+
+    let watch_a = lab.watch_vip("10.0.0.100").unwrap();
+    let watch_b = lab.watch_vip("10.0.0.101").unwrap();
+    link.set(
+        vrrp_tests::Direction::FromHost,
+        vrrp_tests::Impairment {
+            drop_vrid: Some(52),
+            ..Default::default()
+        },
+    );
+    // Four master-down intervals (365 ms each).
+    std::thread::sleep(1500 * MS);
+    let (a, b) = (watch_a.stop().unwrap(), watch_b.stop().unwrap());
+    let log2 = lab.log(2);
+    assert!(
+        link.stats(vrrp_tests::Direction::FromHost).filtered >= 10,
+        "VI_B's adverts were not dropped"
+    );
+    assert_eq!(
+        a.acquisitions(2),
+        [],
+        "node2 took VI_A from a live master:\n{log2}"
+    );
+    assert_eq!(
+        b.acquisitions(2),
+        [],
+        "node2 took VI_B without its group:\n{log2}"
+    );
+    assert!(
+        log2.contains("sync group member ready for MASTER; waiting for the others"),
+        "{log2}"
+    );
+
+    // The whole of node1 goes: node2 takes both.
+    link.clear();
+    d1.kill9().unwrap();
+    on(&lab, "10.0.0.100", 2, Duration::from_secs(3));
+    on(&lab, "10.0.0.101", 2, Duration::from_secs(1));
 }
 
 #[test]

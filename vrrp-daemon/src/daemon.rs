@@ -895,6 +895,7 @@ impl Daemon {
     /// Carry out instance `i`'s `actions` (the state machine's answer to an event at `at`)
     /// and make its sync group follow a move into or out of MASTER.
     async fn carry_out(&mut self, i: usize, actions: Vec<Action>, at: MonoTime) {
+        let ready = actions.contains(&Action::ReadyForMaster);
         let r = &mut self.running[i];
         let mut edges = Edges {
             netlink: &self.netlink,
@@ -907,6 +908,9 @@ impl Daemon {
         let Some(group) = r.config.sync_group.clone() else {
             return;
         };
+        if ready {
+            self.sync_group_ready(&group, at).await;
+        }
         for (from, to, reason) in transitions {
             if reason == vrrp::Reason::SyncGroup {
                 continue;
@@ -929,6 +933,47 @@ impl Daemon {
                     };
                     execute(member, actions, &mut edges).await;
                 }
+            }
+        }
+    }
+
+    /// A member of sync group `group` became ready for MASTER: when every member is ready
+    /// (or already master), the backups among them go MASTER together; otherwise the
+    /// group waits, as keepalived's does, for the members whose masters are still heard.
+    async fn sync_group_ready(&mut self, group: &str, at: MonoTime) {
+        let members: Vec<usize> = (0..self.running.len())
+            .filter(|&j| self.running[j].config.sync_group.as_deref() == Some(group))
+            .collect();
+        let waiting: Vec<&str> = members
+            .iter()
+            .map(|&j| &self.running[j])
+            .filter(|m| m.fsm.state() != vrrp::State::Master && !m.fsm.is_ready_for_master())
+            .map(|m| m.config.name.as_str())
+            .collect();
+        if !waiting.is_empty() {
+            info!(
+                sync_group = group,
+                ?waiting,
+                "sync group member ready for MASTER; waiting for the others"
+            );
+            return;
+        }
+        for j in members {
+            if self.running[j].fsm.state() == vrrp::State::Backup {
+                let actions = self.running[j].fsm.handle(
+                    Event::SyncGroup {
+                        to: vrrp::State::Master,
+                    },
+                    at,
+                );
+                let mut edges = Edges {
+                    netlink: &self.netlink,
+                    dataplane: &mut self.dataplane,
+                    fifos: &mut self.fifos,
+                    guardian: &mut self.guardian,
+                    routes: &self.routes,
+                };
+                execute(&mut self.running[j], actions, &mut edges).await;
             }
         }
     }
@@ -2033,6 +2078,7 @@ pub fn params_of(inst: &VrrpInstance, primary: IpAddr) -> Params {
         garp_lower_prio: inst.garp.lower_prio_repeat > 0,
         garp_lower_prio_delay_nanos: inst.garp.lower_prio_delay.as_nanos() as u64,
         garp_refresh_nanos: inst.garp.master_refresh.as_nanos() as u64,
+        sync_group: inst.sync_group.is_some(),
     }
 }
 
@@ -2185,6 +2231,8 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                     }
                 }
             }
+            // The sync group decides (Daemon::carry_out).
+            Action::ReadyForMaster => {}
             Action::Notify { state, priority } => {
                 r.notifier.notify(state, priority);
                 let line = Fifo::line(&r.config.name, state, priority);

@@ -27,8 +27,9 @@
 //! (fires [`Event::Timer`]; at equal times deadlines come first, in router and instance
 //! order), a scheduled input, an advert in flight (delivered in the order sent). It plays
 //! the daemon's part: tracking is recomputed with `track::instance_effect_with` and fed only
-//! when it changed, a FAULT of one sync-group member is shared by all members, and a
-//! member's move into or out of MASTER is followed by the others (`Event::SyncGroup`).
+//! when it changed, a FAULT of one sync-group member is shared by all members, the group
+//! goes MASTER once every member is ready (`Action::ReadyForMaster`), and a member's move
+//! out of MASTER is followed by the others (`Event::SyncGroup`).
 //! VRRPv2 adverts whose interval differs from the receiver's are dropped (the data plane's
 //! RFC 3768 check).
 //!
@@ -207,6 +208,29 @@ impl Sim {
         let Some(group) = self.routers[r].config.instances[i].sync_group.clone() else {
             return;
         };
+        // A member ready for MASTER: the group goes when every member is ready or master
+        // (the daemon's `sync_group_ready`).
+        if actions.contains(&Action::ReadyForMaster) {
+            let members: Vec<usize> = (0..self.routers[r].instances.len())
+                .filter(|&j| {
+                    self.routers[r].config.instances[j].sync_group.as_deref() == Some(&group)
+                })
+                .collect();
+            let all = members.iter().all(|&j| {
+                let fsm = &self.routers[r].instances[j].fsm;
+                fsm.state() == State::Master || fsm.is_ready_for_master()
+            });
+            if all {
+                for j in members {
+                    if self.routers[r].instances[j].fsm.state() == State::Backup {
+                        let more = self.routers[r].instances[j]
+                            .fsm
+                            .handle(Event::SyncGroup { to: State::Master }, MonoTime(at));
+                        self.emit(r, j, at, &more);
+                    }
+                }
+            }
+        }
         for a in &actions {
             let Action::Transition { from, to, reason } = *a else {
                 continue;

@@ -177,7 +177,8 @@ pub const KEYWORDS: &[Keyword] = &[
         Top,
         "vrrp_sync_group",
         Acted,
-        "members enter and leave MASTER together and share FAULT",
+        "members go MASTER together once every member's master is gone, leave it together \
+         and share FAULT",
     ),
     kw(Top, "track_file", Acted, "watched with inotify"),
     kw(Top, "vrrp_track_file", Acted, "old name of track_file"),

@@ -75,6 +75,12 @@ pub struct Params {
     pub garp_lower_prio_delay_nanos: u64,
     /// `garp_master_refresh` in nanoseconds: periodic bursts while master (0 = none).
     pub garp_refresh_nanos: u64,
+    /// A member of a `vrrp_sync_group`: when its master-down interval passes it only
+    /// becomes ready ([`Action::ReadyForMaster`]); the group goes MASTER together once
+    /// every member is ready (keepalived's vrrp_sync_can_goto_master), so a member whose
+    /// own master is still heard holds the others back instead of being dragged into a
+    /// second master.
+    pub sync_group: bool,
 }
 
 /// An advert the data plane accepted (all receive checks already passed).
@@ -233,6 +239,10 @@ pub enum Action {
     RemoveAddresses,
     /// Send a burst of gratuitous ARPs / unsolicited NAs for every virtual address.
     SendGarp(GarpBurst),
+    /// A sync-group member's master-down interval passed and it is ready for MASTER; the
+    /// daemon moves the whole group to MASTER ([`Event::SyncGroup`]) once every member is
+    /// ready ([`Instance::is_ready_for_master`]) or already master.
+    ReadyForMaster,
     /// Run the notify scripts for the state just entered.
     Notify {
         /// The state entered.
@@ -279,6 +289,8 @@ pub struct Instance {
     preempt_at: Option<MonoTime>,
     /// The last accepted advert's sender and priority (status, logs).
     master: Option<(IpAddr, u8)>,
+    /// Sync-group member whose master-down interval passed (see [`Params::sync_group`]).
+    ready_for_master: bool,
 }
 
 impl Instance {
@@ -298,7 +310,14 @@ impl Instance {
             refresh_at: None,
             preempt_at: None,
             master: None,
+            ready_for_master: false,
         }
+    }
+
+    /// A sync-group backup whose master-down interval passed, waiting for the rest of its
+    /// group ([`Action::ReadyForMaster`]).
+    pub fn is_ready_for_master(&self) -> bool {
+        self.ready_for_master
     }
 
     /// Current state.
@@ -377,12 +396,23 @@ impl Instance {
             (State::Backup, Event::Advert(adv)) => self.backup_rx(adv, now),
             (State::Backup, Event::Timer) => {
                 if self.master_down_at.is_some_and(|t| now >= t) {
-                    let reason = if self.master.is_some_and(|(_, p)| p == 0) {
-                        Reason::MasterResigned
+                    if self.params.sync_group {
+                        // Ready, and looked at again every advert interval: the daemon
+                        // rereads the data plane before each timer, so a master heard
+                        // again makes this member not ready.
+                        self.master_down_at = Some(now.add_nanos(self.master_adver_int.as_nanos()));
+                        if !self.ready_for_master {
+                            self.ready_for_master = true;
+                            out.push(Action::ReadyForMaster);
+                        }
                     } else {
-                        Reason::MasterDown
-                    };
-                    self.enter(State::Master, reason, now, &mut out);
+                        let reason = if self.master.is_some_and(|(_, p)| p == 0) {
+                            Reason::MasterResigned
+                        } else {
+                            Reason::MasterDown
+                        };
+                        self.enter(State::Master, reason, now, &mut out);
+                    }
                 }
             }
 
@@ -477,6 +507,7 @@ impl Instance {
         if adv.priority == 0 {
             self.master = Some((adv.from, 0));
             self.master_down_at = Some(now.add_nanos(self.skew_nanos()));
+            self.ready_for_master = false;
             return;
         }
         let lower = adv.priority < self.priority;
@@ -500,6 +531,7 @@ impl Instance {
             }
             self.master = Some((adv.from, adv.priority));
             self.master_down_at = Some(now.add_nanos(self.master_down_nanos()));
+            self.ready_for_master = false;
         }
         // Otherwise discard: the timer keeps running and we preempt when it fires.
     }
@@ -638,6 +670,7 @@ impl Instance {
 
     fn enter(&mut self, to: State, reason: Reason, now: MonoTime, out: &mut Vec<Action>) {
         let from = self.state;
+        self.ready_for_master = false;
         out.push(Action::Transition { from, to, reason });
         // Exit actions.
         if from == State::Master {

@@ -25,6 +25,7 @@ fn params(version: u8, priority: u8, advert_int: Centiseconds) -> Params {
         garp_lower_prio: false,
         garp_lower_prio_delay_nanos: 0,
         garp_refresh_nanos: 0,
+        sync_group: false,
     }
 }
 
@@ -709,6 +710,51 @@ fn sync_group_members_follow_to_master_and_back() {
             .is_empty()
     );
     assert_eq!(i.state(), State::Fault);
+}
+
+#[test]
+fn a_sync_group_member_is_only_ready_when_its_master_down_interval_passes() {
+    let mut p = params(3, 90, Centiseconds(10));
+    p.sync_group = true;
+    let mut i = started(p);
+    i.handle(advert(PEER, 100, Centiseconds(10)), t(SEC));
+    let down = i.deadline().unwrap();
+    assert_eq!(down, t(SEC).add_nanos(300 * MS + 166 * 100 * MS / 256));
+    // Master-down passes: ready, still BACKUP, no addresses; looked at again every
+    // advert interval, and ready is announced once.
+    assert_eq!(i.handle(Event::Timer, down), vec![Action::ReadyForMaster]);
+    assert_eq!(i.state(), State::Backup);
+    assert!(i.is_ready_for_master());
+    assert_eq!(i.deadline(), Some(down.add_nanos(100 * MS)));
+    assert!(i.handle(Event::Timer, down.add_nanos(100 * MS)).is_empty());
+    assert!(i.is_ready_for_master());
+    // Its master is heard again: not ready, the full interval again.
+    let back = down.add_nanos(150 * MS);
+    assert!(
+        i.handle(advert(PEER, 100, Centiseconds(10)), back)
+            .is_empty()
+    );
+    assert!(!i.is_ready_for_master());
+    assert_eq!(
+        i.deadline(),
+        Some(back.add_nanos(300 * MS + 166 * 100 * MS / 256))
+    );
+    // Ready again, then the group moves: MASTER, no longer ready.
+    i.handle(Event::Timer, i.deadline().unwrap());
+    assert!(i.is_ready_for_master());
+    let actions = i.handle(Event::SyncGroup { to: State::Master }, t(5 * SEC));
+    assert!(actions.contains(&Action::AddAddresses));
+    assert_eq!(i.state(), State::Master);
+    assert!(!i.is_ready_for_master());
+    // A priority-0 advert also counts as hearing the master (skew time, then ready).
+    let mut p = params(3, 90, Centiseconds(10));
+    p.sync_group = true;
+    let mut j = started(p);
+    j.handle(Event::Timer, j.deadline().unwrap());
+    assert!(j.is_ready_for_master());
+    j.handle(advert(PEER, 0, Centiseconds(10)), t(SEC));
+    assert!(!j.is_ready_for_master());
+    assert_eq!(j.deadline(), Some(t(SEC).add_nanos(166 * 100 * MS / 256)));
 }
 
 #[test]
