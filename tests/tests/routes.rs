@@ -108,6 +108,13 @@ fn virtual_routes_follow_the_master_through_stop_reload_and_crash() {
         Vec::<&str>::new(),
         "a stop removes them"
     );
+    let stop = lab
+        .log(1)
+        .lines()
+        .find(|l| l.contains("from=MASTER to=STOP"))
+        .map(String::from)
+        .unwrap_or_else(|| panic!("no stop transition:\n{}", lab.log(1)));
+    assert!(stop.contains("master=none (stopping)"), "{stop}");
 
     // A reload while master: one route dropped, the others untouched.
     let count = |what: &str| lab.log(2).matches(what).count();

@@ -2133,6 +2133,8 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                 // the peer whose adverts it follows, if any.
                 let master = if to == vrrp::State::Master {
                     format!("{} (this host)", r.socket.source)
+                } else if to == vrrp::State::Stop {
+                    "none (stopping)".to_string()
                 } else {
                     r.fsm.master().map_or_else(
                         || "unknown".to_string(),
