@@ -892,20 +892,34 @@ impl Daemon {
         self.carry_out(i, actions, at).await;
     }
 
+    /// Carry out `actions` of running instance `j` through the daemon's edges; returns its
+    /// transitions.
+    async fn execute_on(&mut self, j: usize, actions: Vec<Action>) -> Vec<Transition> {
+        let Daemon {
+            running,
+            netlink,
+            dataplane,
+            fifos,
+            guardian,
+            routes,
+            ..
+        } = self;
+        let mut edges = Edges {
+            netlink,
+            dataplane,
+            fifos,
+            guardian,
+            routes,
+        };
+        execute(&mut running[j], actions, &mut edges).await
+    }
+
     /// Carry out instance `i`'s `actions` (the state machine's answer to an event at `at`)
     /// and make its sync group follow a move into or out of MASTER.
     async fn carry_out(&mut self, i: usize, actions: Vec<Action>, at: MonoTime) {
         let ready = actions.contains(&Action::ReadyForMaster);
-        let r = &mut self.running[i];
-        let mut edges = Edges {
-            netlink: &self.netlink,
-            dataplane: &mut self.dataplane,
-            fifos: &mut self.fifos,
-            guardian: &mut self.guardian,
-            routes: &self.routes,
-        };
-        let transitions = execute(r, actions, &mut edges).await;
-        let Some(group) = r.config.sync_group.clone() else {
+        let transitions = self.execute_on(i, actions).await;
+        let Some(group) = self.running[i].config.sync_group.clone() else {
             return;
         };
         if ready {
@@ -924,14 +938,7 @@ impl Daemon {
                 let member = &mut self.running[j];
                 if j != i && member.config.sync_group.as_deref() == Some(group.as_str()) {
                     let actions = member.fsm.handle(Event::SyncGroup { to: follow }, at);
-                    let mut edges = Edges {
-                        netlink: &self.netlink,
-                        dataplane: &mut self.dataplane,
-                        fifos: &mut self.fifos,
-                        guardian: &mut self.guardian,
-                        routes: &self.routes,
-                    };
-                    execute(member, actions, &mut edges).await;
+                    self.execute_on(j, actions).await;
                 }
             }
         }
@@ -966,14 +973,7 @@ impl Daemon {
                     },
                     at,
                 );
-                let mut edges = Edges {
-                    netlink: &self.netlink,
-                    dataplane: &mut self.dataplane,
-                    fifos: &mut self.fifos,
-                    guardian: &mut self.guardian,
-                    routes: &self.routes,
-                };
-                execute(&mut self.running[j], actions, &mut edges).await;
+                self.execute_on(j, actions).await;
             }
         }
     }
@@ -1585,20 +1585,9 @@ impl Daemon {
             g.planned_stop();
         }
         let now = mono_now();
-        for r in &mut self.running {
-            let actions = r.fsm.handle(Event::Shutdown, now);
-            execute(
-                r,
-                actions,
-                &mut Edges {
-                    netlink: &self.netlink,
-                    dataplane: &mut self.dataplane,
-                    fifos: &mut self.fifos,
-                    guardian: &mut self.guardian,
-                    routes: &self.routes,
-                },
-            )
-            .await;
+        for j in 0..self.running.len() {
+            let actions = self.running[j].fsm.handle(Event::Shutdown, now);
+            self.execute_on(j, actions).await;
         }
         for task in self.scripts.tasks.drain(..) {
             task.abort();
