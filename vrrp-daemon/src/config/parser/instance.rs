@@ -848,11 +848,7 @@ impl Walker<'_> {
     fn route(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualRoute>> {
         self.leaf(e);
         let words: Vec<&super::Token> = e.words().collect();
-        let line = words
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let line = joined(&words);
         let mut route = VirtualRoute {
             words: Vec::new(),
             dst: None,
@@ -878,17 +874,8 @@ impl Walker<'_> {
         // The family of one more address of the route must match the others.
         macro_rules! same_family {
             ($at:expr, $addr:expr) => {{
-                let f = Family::of(&$addr);
-                match family {
-                    Some((other, first)) if other != f => fail!(
-                        $at,
-                        "route `{line}` mixes {} ({first}) and {} ({}); a route has one family",
-                        other.name(),
-                        f.name(),
-                        $at.text
-                    ),
-                    Some(_) => {}
-                    None => family = Some((f, &$at.text)),
+                if let Err(message) = same_family(&mut family, &$addr, &$at.text, "route", &line) {
+                    fail!($at, "{message}");
                 }
             }};
         }
@@ -1106,32 +1093,15 @@ impl Walker<'_> {
     fn rule(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualRule>> {
         self.leaf(e);
         let words: Vec<&super::Token> = e.words().collect();
-        let line = words
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let line = joined(&words);
         let mut family: Option<(Family, &str)> = None;
         for w in &words {
             let Ok(addr) = w.text.split('/').next().unwrap_or("").parse::<IpAddr>() else {
                 continue;
             };
-            let f = Family::of(&addr);
-            match family {
-                Some((other, first)) if other != f => {
-                    self.diags.error(
-                        &w.loc,
-                        format!(
-                            "rule `{line}` mixes {} ({first}) and {} ({}); a rule has one family",
-                            other.name(),
-                            f.name(),
-                            w.text
-                        ),
-                    );
-                    return None;
-                }
-                Some(_) => {}
-                None => family = Some((f, &w.text)),
+            if let Err(message) = same_family(&mut family, &addr, &w.text, "rule", &line) {
+                self.diags.error(&w.loc, message);
+                return None;
             }
         }
         let rule = VirtualRule {
@@ -1154,6 +1124,40 @@ impl Walker<'_> {
             value: rule,
             loc: e.loc().clone(),
         })
+    }
+}
+
+/// An entry's words as one line, for messages.
+fn joined(words: &[&super::Token]) -> String {
+    words
+        .iter()
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Records the family of one more address (`text`) of a route or rule (`what`, written as
+/// `line`) in `family`; the message when it differs from the first address's: an entry
+/// has one family.
+fn same_family<'t>(
+    family: &mut Option<(Family, &'t str)>,
+    addr: &IpAddr,
+    text: &'t str,
+    what: &str,
+    line: &str,
+) -> Result<(), String> {
+    let f = Family::of(addr);
+    match *family {
+        Some((other, first)) if other != f => Err(format!(
+            "{what} `{line}` mixes {} ({first}) and {} ({text}); a {what} has one family",
+            other.name(),
+            f.name(),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            *family = Some((f, text));
+            Ok(())
+        }
     }
 }
 
