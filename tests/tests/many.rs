@@ -49,7 +49,8 @@ fn vrrp_raw_sockets(lab: &Lab, node: usize) -> usize {
         .count()
 }
 
-fn status(lab: &Lab, node: usize) -> Value {
+/// `vrrp-daemon status --json` of `node`, or the error (the daemon is still setting up).
+fn try_status(lab: &Lab, node: usize) -> Result<Value, String> {
     let out = std::process::Command::new(lab.daemon_bin().unwrap())
         .arg("status")
         .arg("--control-socket")
@@ -57,12 +58,23 @@ fn status(lab: &Lab, node: usize) -> Value {
         .arg("--json")
         .output()
         .expect("vrrp-daemon status");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+}
+
+fn status(lab: &Lab, node: usize) -> Value {
+    try_status(lab, node).unwrap()
+}
+
+/// Every instance of `node` is set up and in `state`.
+fn all_in_state(lab: &Lab, node: usize, state: &str) -> bool {
+    try_status(lab, node).is_ok_and(|s| {
+        s["instances"]
+            .as_array()
+            .is_some_and(|a| a.len() == N && a.iter().all(|i| i["state"] == state))
+    })
 }
 
 #[test]
@@ -71,10 +83,15 @@ fn many_instances_share_a_socket_advertise_every_one_and_all_take_over() {
     let lab = Lab::builder().nodes(2).client(false).build().expect("lab");
     let master = lab.spawn_daemon(1, &config("MASTER", 100), &[]).unwrap();
     let _backup = lab.spawn_daemon(2, &config("BACKUP", 90), &[]).unwrap();
+    // Both daemons start at once: wait until node2 has set up (and so opened its socket)
+    // too, not only until node1, which may finish first, has taken the VIPs.
     lab.wait_for(Duration::from_secs(20), 10 * MS, || {
-        vips_held(&lab, 1) == N && vips_held(&lab, 2) == 0
+        vips_held(&lab, 1) == N
+            && vips_held(&lab, 2) == 0
+            && all_in_state(&lab, 1, "MASTER")
+            && all_in_state(&lab, 2, "BACKUP")
     })
-    .expect("node1 holds every VIP, node2 none");
+    .expect("node1 holds every VIP as MASTER, node2 none as BACKUP");
 
     // One socket per node for all N instances (they send alike).
     assert_eq!(vrrp_raw_sockets(&lab, 1), 1);
