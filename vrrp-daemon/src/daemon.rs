@@ -69,6 +69,8 @@ pub struct Options {
     pub takeover: bool,
     /// The bpffs where a handover pins the XDP links.
     pub bpffs: PathBuf,
+    /// The configuration id `@ID` lines are chosen by, at start and at every reload.
+    pub config_id: String,
 }
 
 /// Run the daemon for the configuration in `path` (already loaded as `config`) until
@@ -860,7 +862,7 @@ impl Daemon {
     }
 
     async fn reload_inner(&mut self) {
-        let config = match config::load(&self.path) {
+        let config = match config::load_as(&self.path, &self.options.config_id) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     warn!("{w}");

@@ -89,6 +89,11 @@ enum Command {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// The configuration id (keepalived's `-i`): `@ID` lines of the configuration
+        /// apply to this host, `@^ID` lines do not. Defaults to the host name up to its
+        /// first dot.
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
         /// Unix socket `vrrp-daemon status` talks to (mode 0600, root only).
         #[arg(long, default_value = vrrp_daemon::control::server::DEFAULT_SOCKET)]
         control_socket: PathBuf,
@@ -129,6 +134,11 @@ enum Command {
             default_value = "/etc/keepalived/keepalived.conf"
         )]
         config: PathBuf,
+        /// The configuration id (keepalived's `-i`): `@ID` lines of the configuration
+        /// apply to this host, `@^ID` lines do not. Defaults to the host name up to its
+        /// first dot.
+        #[arg(short = 'i', long, value_name = "ID")]
+        config_id: Option<String>,
         /// Also print the configuration as loaded (defaults applied) to stdout.
         #[arg(long, value_name = "FORMAT")]
         dump: Option<DumpFormat>,
@@ -182,8 +192,8 @@ fn label(severity: Severity) -> &'static str {
     }
 }
 
-fn load(path: &Path) -> Result<config::Config, ExitCode> {
-    match config::load(path) {
+fn load(path: &Path, config_id: &str) -> Result<config::Config, ExitCode> {
+    match config::load_as(path, config_id) {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 eprintln!("{}: {w}", label(w.severity));
@@ -202,8 +212,8 @@ fn load(path: &Path) -> Result<config::Config, ExitCode> {
 }
 
 /// `check`: every message, then keepalived's `-t` exit code.
-fn check(path: &Path, dump: Option<DumpFormat>) -> ExitCode {
-    let loaded = match config::load(path) {
+fn check(path: &Path, config_id: &str, dump: Option<DumpFormat>) -> ExitCode {
+    let loaded = match config::load_as(path, config_id) {
         Ok(loaded) => loaded,
         Err(e) => {
             for d in e.errors.iter().chain(&e.warnings) {
@@ -440,7 +450,15 @@ fn status(socket: &std::path::Path, json: bool) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config, dump } => check(&config, dump),
+        Command::Check {
+            config,
+            config_id,
+            dump,
+        } => check(
+            &config,
+            &config_id.unwrap_or_else(config::default_config_id),
+            dump,
+        ),
         Command::Keywords { markdown } => {
             print_keywords(markdown);
             ExitCode::SUCCESS
@@ -455,6 +473,7 @@ fn main() -> ExitCode {
         } => status(&control_socket, json),
         Command::Run {
             config,
+            config_id,
             log_level,
             log_detail,
             consume_adverts,
@@ -468,7 +487,8 @@ fn main() -> ExitCode {
                 log_detail,
             ));
             let path = config;
-            let config = match load(&path) {
+            let config_id = config_id.unwrap_or_else(config::default_config_id);
+            let config = match load(&path, &config_id) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -496,6 +516,7 @@ fn main() -> ExitCode {
                     metrics_listen,
                     takeover,
                     bpffs,
+                    config_id,
                 },
             )) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,7 @@ const CORPUS: &[(&str, i32, usize)] = &[
     ("global-defs-heavy.conf", OK, 1),
     ("strict-owner.conf", OK, 2),
     ("vmac-router.conf", OK, 1),
+    ("one-file-two-hosts.conf", OK, 1),
     // Loads, but keepalived -t would report what strict mode changes: exit 5.
     ("strict-sample.conf", WARNINGS, 1),
 ];
@@ -129,6 +130,109 @@ fn check_accepts_the_corpus_with_keepalived_exit_codes() {
             "{file}"
         );
     }
+}
+
+/// `check -i ID --dump json` of a corpus file.
+fn dump_as(file: &str, id: &str) -> serde_json::Value {
+    let out = check(&corpus_dir().join(file), &["-i", id, "--dump", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(OK), "{file} -i {id}:\n{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn one_file_serves_both_hosts_through_the_config_id() {
+    let file = "one-file-two-hosts.conf";
+    let peers = |i: &serde_json::Value| -> Vec<String> {
+        i["unicast"]["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["addr"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (id, state, priority, src, peer) in [
+        ("lb1", "Master", 150, "10.20.30.11", "10.20.30.12"),
+        ("lb2", "Backup", 100, "10.20.30.12", "10.20.30.11"),
+    ] {
+        let d = dump_as(file, id);
+        assert_eq!(d["global"]["router_id"], id);
+        let i = &d["instances"][0];
+        assert_eq!(i["initial_state"], state, "{id}");
+        assert_eq!(i["priority"], priority, "{id}");
+        assert_eq!(i["src_ip"], src, "{id}");
+        assert_eq!(peers(i), [peer], "{id}");
+        assert_eq!(i["interface"], "eth0", "{id}");
+        // The ~SEQ line: three addresses built from parameters.
+        let vips: Vec<String> = i["virtual_addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("{}/{} {}", v["addr"], v["prefix_len"], v["dev"]))
+            .collect();
+        assert_eq!(
+            vips,
+            [100, 101, 102].map(|h| format!("\"10.20.30.{h}\"/24 \"eth0\"")),
+            "{id}"
+        );
+        // ${_PWD} is the file's directory, absolute; ${_INSTANCE} the id.
+        let notify = i["notify"].as_str().unwrap();
+        let expected = corpus_dir().canonicalize().unwrap().join("notify.sh");
+        assert_eq!(notify, format!("{} {id}", expected.display()));
+        // The multi-line definition, used twice: two scripts, located at their uses.
+        let scripts: Vec<(String, String, u64)> = d["scripts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_owned(),
+                    s["script"].as_str().unwrap().to_owned(),
+                    s["location"]["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            scripts,
+            [
+                ("chk_haproxy".into(), "/usr/bin/pgrep -x haproxy".into(), 25),
+                ("chk_nginx".into(), "/usr/bin/pgrep -x nginx".into(), 27),
+            ]
+        );
+    }
+    // Any other host runs the `@^lb2` lines: lb1's role, with both addresses as peers.
+    let d = dump_as(file, "lb3");
+    let i = &d["instances"][0];
+    assert_eq!(
+        (&i["initial_state"], &i["priority"]),
+        (&"Master".into(), &150.into())
+    );
+    assert_eq!(peers(i), ["10.20.30.11", "10.20.30.12"]);
+}
+
+#[test]
+fn a_config_error_in_an_expanded_line_names_the_line_of_the_use() {
+    let dir = TempDir::new("expanded-error");
+    let path = dir.0.join("keepalived.conf");
+    fs::write(
+        &path,
+        "$VRID=300\nvrrp_instance VI_1 {\n    interface eth0\n    @lb1 virtual_router_id $VRID\n    \
+         virtual_ipaddress {\n        10.0.0.1\n    }\n}\n",
+    )
+    .unwrap();
+    let out = check(&path, &["-i", "lb1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(ERRORS), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:4:", path.display())) && stderr.contains("300"),
+        "{stderr}"
+    );
+    // For another host the line does not exist, and the missing VRID is what is wrong.
+    let out = check(&path, &["-i", "lb2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(ERRORS), "{stderr}");
+    assert!(stderr.contains("virtual_router_id"), "{stderr}");
+    assert!(!stderr.contains(":4:"), "{stderr}");
 }
 
 #[test]

@@ -254,15 +254,23 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(Top, "SSL", Skipped, "LVS checker"),
     kw(
         Top,
-        "@HOST lines",
-        Rejected,
-        "conditional configuration: give each host its own file",
+        "@ID / @^ID lines",
+        Acted,
+        "conditional configuration: ID is `run -i`/`check -i` (`--config-id`), else the host \
+         name up to its first dot",
     ),
     kw(
         Top,
-        "$VAR definitions and uses",
-        Rejected,
-        "write the values out",
+        "$NAME=VALUE parameters",
+        Acted,
+        "multi-line definitions too; uses `$NAME`, `${NAME}`; pre-defined `${_PWD}`, \
+         `${_INSTANCE}`, `${_RANDOM MIN MAX}`, `${_HASH}`, `${_BANG}`",
+    ),
+    kw(
+        Top,
+        "~SEQ(var, start, step, end) lines",
+        Acted,
+        "and `~SEQx` (hexadecimal)",
     ),
     // ----- global_defs -----
     kw(GlobalDefs, "router_id", Acted, "used in logs"),
@@ -978,7 +986,7 @@ mod tests {
     fn known_leaves_out_descriptions_of_forms() {
         assert!(knows(Authentication, "auth_type"));
         assert!(!known(Authentication).any(|k| k.contains(' ')));
-        assert!(!known(Top).any(|k| k.starts_with(['@', '$'])));
+        assert!(!known(Top).any(|k| k.starts_with(['@', '$', '~'])));
         assert!(knows(VirtualIpaddress, "-nodad"));
         assert!(!knows(VrrpInstance, "vrrp_version"));
     }

@@ -8,16 +8,20 @@
 //! * a line `include GLOB` is replaced by the files it matches, sorted, with relative
 //!   patterns taken from the including file's directory.
 //!
+//! Before tokens are made, each line goes through [`super::preprocess`]: conditional
+//! lines, parameters and sequences, so the tokens here are those of the expanded text, each
+//! still located at the line the operator wrote.
+//!
 //! Statements end at the end of a line, so each token records whether it starts one.
-//! keepalived's `@host` conditional lines and `$VAR` definitions are not supported: they are
-//! reported here, once and clearly, and marked so that the parser skips them silently
-//! instead of piling confusing follow-up errors on top.
 use std::{
     fs,
     path::{Component, Path, PathBuf},
 };
 
-use super::{Diags, Location};
+use super::{
+    Diags, Location,
+    preprocess::{self, Preprocessor},
+};
 
 /// How deep `include`s may nest. keepalived has no limit; a limit turns an include cycle
 /// that [`Lexer::open`] does not catch (e.g. through symlinked directories) into an error.
@@ -44,9 +48,9 @@ pub(super) struct Token {
     pub(super) loc: Location,
     /// First token of a line: the previous statement ended before it.
     pub(super) starts_line: bool,
-    /// Uses a feature we do not support (`@host`, `$VAR`), already reported: the parser
-    /// skips the statement that holds it.
-    pub(super) unsupported: bool,
+    /// Comes from a line that could not be expanded, already reported: the parser skips
+    /// the statement that holds it instead of adding messages about its leftovers.
+    pub(super) reported: bool,
 }
 
 impl Token {
@@ -64,9 +68,10 @@ pub(super) struct Lexed {
     pub(super) files: Vec<PathBuf>,
 }
 
-/// Tokens of the file at `path` and of its includes.
-pub(super) fn lex_file(path: &Path, diags: &mut Diags) -> Lexed {
-    let mut lexer = Lexer::new(diags);
+/// Tokens of the file at `path` and of its includes, for the host whose configuration id
+/// (keepalived's `-i`) is `config_id`.
+pub(super) fn lex_file(path: &Path, config_id: &str, diags: &mut Diags) -> Lexed {
+    let mut lexer = Lexer::new(diags, config_id);
     match fs::read(path) {
         Ok(bytes) => lexer.file(&String::from_utf8_lossy(&bytes), path, 0),
         Err(e) => {
@@ -86,8 +91,8 @@ pub(super) fn lex_file(path: &Path, diags: &mut Diags) -> Lexed {
 }
 
 /// Tokens of `text`, read as if it were the file `path`.
-pub(super) fn lex_str(text: &str, path: &Path, diags: &mut Diags) -> Lexed {
-    let mut lexer = Lexer::new(diags);
+pub(super) fn lex_str(text: &str, path: &Path, config_id: &str, diags: &mut Diags) -> Lexed {
+    let mut lexer = Lexer::new(diags, config_id);
     lexer.file(text, path, 0);
     lexer.finish()
 }
@@ -98,15 +103,18 @@ struct Lexer<'d> {
     files: Vec<PathBuf>,
     /// Files being read, outermost first, to catch include cycles.
     open: Vec<PathBuf>,
+    /// Parameters live across files, as in keepalived.
+    pre: Preprocessor,
 }
 
 impl<'d> Lexer<'d> {
-    fn new(diags: &'d mut Diags) -> Self {
+    fn new(diags: &'d mut Diags, config_id: &str) -> Self {
         Self {
             diags,
             tokens: Vec::new(),
             files: Vec::new(),
             open: Vec::new(),
+            pre: Preprocessor::new(config_id),
         }
     }
 
@@ -123,7 +131,42 @@ impl<'d> Lexer<'d> {
         }
         self.open
             .push(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
-        let tokens = scan(text, path, self.diags);
+        let outer_pwd = self.pre.pwd();
+        let dir = directory_of(path);
+        self.pre
+            .enter_directory(&std::path::absolute(&dir).unwrap_or(dir));
+        // Expanded lines are tokenized in runs; an `include` ends a run, so that the
+        // included file is read (and its definitions made) before the lines after it.
+        let mut run: Vec<preprocess::Line> = Vec::new();
+        for (i, text) in text.split('\n').enumerate() {
+            let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            for line in self.pre.line(text, number, path, self.diags) {
+                let include = line.text.split_whitespace().next() == Some("include");
+                run.push(line);
+                if include {
+                    self.tokenize(&mut run, path, depth);
+                }
+            }
+        }
+        self.pre.end_of_file(self.diags);
+        self.tokenize(&mut run, path, depth);
+        self.pre.restore_pwd(outer_pwd);
+        self.open.pop();
+    }
+
+    /// Tokenizes a run of expanded lines and hands them on, line by line.
+    fn tokenize(&mut self, run: &mut Vec<preprocess::Line>, path: &Path, depth: usize) {
+        if run.is_empty() {
+            return;
+        }
+        let text = run
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let origins: Vec<(u32, bool)> = run.iter().map(|l| (l.source, l.reported)).collect();
+        run.clear();
+        let tokens = scan(&text, path, &origins, self.diags);
         let mut start = 0;
         for end in 1..=tokens.len() {
             if end == tokens.len() || tokens[end].starts_line {
@@ -131,57 +174,14 @@ impl<'d> Lexer<'d> {
                 start = end;
             }
         }
-        self.open.pop();
     }
 
     /// One line's tokens: an `include`, or tokens for the parser.
-    fn line(&mut self, mut line: Vec<Token>, path: &Path, depth: usize) {
+    fn line(&mut self, line: Vec<Token>, path: &Path, depth: usize) {
         let Some(first) = line.first() else { return };
-        if first.kind == TokenKind::Word {
-            if first.text == "include" {
-                self.include(&line, path, depth);
-                return;
-            }
-            if first.text.starts_with('@') {
-                let prefix = first.text.clone();
-                self.diags.error(
-                    &first.loc,
-                    format!(
-                        "conditional configuration (@...) is not supported: `{prefix}` makes the \
-                         line apply to some hosts only; give each host its own keepalived.conf \
-                         and write the line there without `{prefix}`"
-                    ),
-                );
-                line[0].unsupported = true;
-            } else if first.text.starts_with('$')
-                && (first.text.contains('=')
-                    || line.get(1).is_some_and(|t| t.text.starts_with('=')))
-            {
-                let name = first.text.split('=').next().unwrap_or_default().to_owned();
-                self.diags.error(
-                    &first.loc,
-                    format!(
-                        "$VAR substitution is not supported: remove the definition of `{name}` \
-                         and write its value out where `{name}` is used"
-                    ),
-                );
-                return;
-            }
-        }
-        for token in &mut line {
-            if token.kind == TokenKind::Word
-                && !token.unsupported
-                && (token.text.starts_with('$') || token.text.contains("${"))
-            {
-                self.diags.error(
-                    &token.loc,
-                    format!(
-                        "$VAR substitution is not supported: write the value of `{}` out in full",
-                        token.text
-                    ),
-                );
-                token.unsupported = true;
-            }
+        if first.kind == TokenKind::Word && first.text == "include" && !first.reported {
+            self.include(&line, path, depth);
+            return;
         }
         self.tokens.extend(line);
     }
@@ -207,11 +207,7 @@ impl<'d> Lexer<'d> {
             );
             return;
         }
-        let base = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let full = base.join(&pattern.text);
+        let full = directory_of(path).join(&pattern.text);
         let files = if has_wildcard(&pattern.text) {
             let found: Vec<PathBuf> = glob(&full).into_iter().filter(|p| p.is_file()).collect();
             if found.is_empty() {
@@ -268,15 +264,31 @@ impl<'d> Lexer<'d> {
     }
 }
 
-/// Splits one file's text into tokens (includes not expanded yet).
-fn scan(text: &str, file: &Path, diags: &mut Diags) -> Vec<Token> {
+/// The directory a file's relative paths are taken from.
+fn directory_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Splits expanded text into tokens (includes not expanded yet). Line `n` of `text` comes
+/// from the source line `origins[n - 1].0`, and was already reported if `origins[n - 1].1`.
+fn scan(text: &str, file: &Path, origins: &[(u32, bool)], diags: &mut Diags) -> Vec<Token> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
     let (mut i, mut line, mut column) = (0, 1u32, 1u32);
     let mut starts_line = true;
+    let origin = |line: u32| {
+        usize::try_from(line)
+            .ok()
+            .and_then(|l| origins.get(l.checked_sub(1)?))
+            .copied()
+            .unwrap_or((line, false))
+    };
     let loc = |line, column| Location {
         file: file.to_path_buf(),
-        line,
+        line: origin(line).0,
         column,
     };
     // A `\` ending the line (before an optional `\r`): returns how many chars to skip.
@@ -318,7 +330,7 @@ fn scan(text: &str, file: &Path, diags: &mut Diags) -> Vec<Token> {
                     text: c.to_string(),
                     loc: loc(line, column),
                     starts_line,
-                    unsupported: false,
+                    reported: origin(line).1,
                 });
                 starts_line = false;
                 i += 1;
@@ -362,7 +374,7 @@ fn scan(text: &str, file: &Path, diags: &mut Diags) -> Vec<Token> {
                     text: text.trim_end_matches('\r').to_owned(),
                     loc: start,
                     starts_line,
-                    unsupported: false,
+                    reported: origin(line).1,
                 });
                 starts_line = false;
             }
@@ -377,7 +389,7 @@ fn scan(text: &str, file: &Path, diags: &mut Diags) -> Vec<Token> {
                             column += 2;
                         }
                         '\\' if continuation(i).is_some() => break,
-                        // `${NAME}`: one (unsupported) word, not a block.
+                        // `${NAME}` (left as written: not defined): one word, not a block.
                         '{' if text.ends_with('$') => {
                             while let Some(&c) = chars.get(i) {
                                 if c == '\n' {
@@ -406,7 +418,7 @@ fn scan(text: &str, file: &Path, diags: &mut Diags) -> Vec<Token> {
                     text,
                     loc: start,
                     starts_line,
-                    unsupported: false,
+                    reported: origin(line).1,
                 });
                 starts_line = false;
             }
@@ -495,7 +507,7 @@ mod tests {
 
     fn lex(text: &str) -> (Vec<Token>, Diags) {
         let mut diags = Diags::default();
-        let lexed = lex_str(text, Path::new("keepalived.conf"), &mut diags);
+        let lexed = lex_str(text, Path::new("keepalived.conf"), "lb1", &mut diags);
         (lexed.tokens, diags)
     }
 
@@ -610,51 +622,59 @@ mod tests {
     }
 
     #[test]
-    fn conditional_lines_are_reported_and_marked() {
-        let (tokens, diags) = lex("@lb1 priority 150\n@^lb1 priority 100\n");
-        assert_eq!(diags.errors.len(), 2);
-        assert_eq!(diags.errors[0].location.line, 1);
-        assert!(
-            diags.errors[0]
-                .message
-                .starts_with("conditional configuration (@...) is not supported"),
-            "{}",
-            diags.errors[0].message
+    fn conditional_lines_apply_to_their_host_only_and_keep_their_columns() {
+        let (tokens, diags) =
+            lex("@lb1 priority 150\n@^lb1 priority 100\n  @lb2 priority 90\n@^lb2 state BACKUP\n");
+        assert!(diags.errors.is_empty() && diags.warnings.is_empty());
+        assert_eq!(
+            summary(&tokens),
+            vec![
+                s("priority", 1, 6, true),
+                s("150", 1, 15, false),
+                s("state", 4, 7, true),
+                s("BACKUP", 4, 13, false),
+            ]
         );
-        assert!(tokens[0].unsupported);
-        assert!(tokens[3].unsupported);
     }
 
     #[test]
-    fn variable_definitions_are_reported_and_dropped() {
-        let (tokens, diags) = lex("$VIP=10.0.0.1\n$X = 1\nvirtual_router_id $VRID\na ${B}c\n");
-        assert_eq!(diags.errors.len(), 4, "{:?}", diags.errors);
-        for e in &diags.errors {
-            assert!(
-                e.message.starts_with("$VAR substitution is not supported"),
-                "{}",
-                e.message
-            );
-        }
-        assert!(diags.errors[0].message.contains("`$VIP`"));
+    fn parameters_are_replaced_where_used_and_errors_point_at_the_use() {
+        let (tokens, diags) = lex(
+            "$VIP=10.0.0.1 # the address\n\nvirtual_router_id $VRID\n$VRID=51\n\
+             virtual_router_id $VRID\na ${VIP}/24 ${VIP}\n",
+        );
+        assert!(diags.errors.is_empty(), "{:?}", diags.errors);
+        // $VRID was used before its definition: kept as written, with a warning there.
+        assert_eq!(diags.warnings.len(), 1, "{:?}", diags.warnings);
         assert_eq!(
             (
-                diags.errors[2].location.line,
-                diags.errors[2].location.column
+                diags.warnings[0].location.line,
+                diags.warnings[0].location.column
             ),
             (3, 19)
         );
-        let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
-        assert_eq!(texts, vec!["virtual_router_id", "$VRID", "a", "${B}c"]);
-        assert!(tokens[1].unsupported && tokens[3].unsupported);
-        assert!(!tokens[0].unsupported);
+        assert!(diags.warnings[0].message.contains("`$VRID` is not defined"));
+        assert_eq!(
+            summary(&tokens),
+            vec![
+                s("virtual_router_id", 3, 1, true),
+                s("$VRID", 3, 19, false),
+                s("virtual_router_id", 5, 1, true),
+                s("51", 5, 19, false),
+                s("a", 6, 1, true),
+                s("10.0.0.1/24", 6, 3, false),
+                s("10.0.0.1", 6, 15, false),
+            ]
+        );
+        assert!(tokens.iter().all(|t| !t.reported));
     }
 
     #[test]
-    fn quoted_dollar_is_just_text() {
-        let (tokens, diags) = lex(r#"script "test $HOME""#);
-        assert!(diags.errors.is_empty());
-        assert!(!tokens[1].unsupported);
+    fn quoted_dollar_is_just_text_unless_defined() {
+        let (tokens, diags) = lex("script \"test $HOME $1\"\n$HOME=/root\nscript \"cd $HOME \"\n");
+        assert!(diags.errors.is_empty() && diags.warnings.is_empty());
+        assert_eq!(tokens[1].text, "test $HOME $1");
+        assert_eq!(tokens[3].text, "cd /root ");
     }
 
     #[test]
@@ -704,7 +724,7 @@ mod tests {
 
     fn lex_at(path: &Path) -> (Lexed, Diags) {
         let mut diags = Diags::default();
-        let lexed = lex_file(path, &mut diags);
+        let lexed = lex_file(path, "lb1", &mut diags);
         (lexed, diags)
     }
 

@@ -9,6 +9,8 @@
 //!          file:line:col)
 //! ```
 //!
+//! * `preprocess`: keepalived's line-level language first: `@id` conditional lines,
+//!   `$NAME=value` parameters and their uses, `~SEQ` lines.
 //! * `lexer`: words, quoted strings, braces and comments, each token with its file, line and
 //!   column; `include` globs are expanded in place, as keepalived does.
 //! * `parser`: statements and `{ }` blocks, then one handler per keyword that checks the
@@ -33,11 +35,13 @@ pub mod keywords;
 mod lexer;
 pub mod model;
 mod parser;
+mod preprocess;
 mod raw;
 mod resolve;
 mod suggest;
 
 pub use model::*;
+pub use preprocess::default_config_id;
 
 /// A configuration that loaded: what the daemon runs, plus the warnings to log once.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,13 +126,24 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Reads and checks the keepalived.conf at `path`, with its `include`s.
+/// Reads and checks the keepalived.conf at `path`, with its `include`s, for this host
+/// (conditional lines are chosen by [`default_config_id`], as keepalived does without `-i`).
 ///
 /// # Errors
 /// Every problem found in the file and the files it includes, each with its location.
 pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
+    load_as(path, &default_config_id())
+}
+
+/// [`load`] for the host whose configuration id (keepalived's `-i`/`--config-id`) is
+/// `config_id`: `@config_id` lines apply, `@^config_id` lines do not, and `${_INSTANCE}`
+/// is `config_id`.
+///
+/// # Errors
+/// Every problem found in the file and the files it includes, each with its location.
+pub fn load_as(path: &Path, config_id: &str) -> Result<Loaded, ConfigErrors> {
     let mut diags = Diags::default();
-    let lexed = lexer::lex_file(path, &mut diags);
+    let lexed = lexer::lex_file(path, config_id, &mut diags);
     finish(lexed, diags)
 }
 
@@ -138,8 +153,16 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
 /// # Errors
 /// Every problem found in the text and the files it includes, each with its location.
 pub fn parse_str(text: &str, file: &Path) -> Result<Loaded, ConfigErrors> {
+    parse_str_as(text, file, &default_config_id())
+}
+
+/// [`parse_str`] for the host whose configuration id is `config_id` (see [`load_as`]).
+///
+/// # Errors
+/// Every problem found in the text and the files it includes, each with its location.
+pub fn parse_str_as(text: &str, file: &Path, config_id: &str) -> Result<Loaded, ConfigErrors> {
     let mut diags = Diags::default();
-    let lexed = lexer::lex_str(text, file, &mut diags);
+    let lexed = lexer::lex_str(text, file, config_id, &mut diags);
     finish(lexed, diags)
 }
 

@@ -54,9 +54,10 @@ impl Stmt<'_> {
         &self.keyword.loc
     }
 
-    /// Holds `@host` or `$VAR` (reported by the lexer): skipped without further messages.
-    fn unsupported(&self) -> bool {
-        self.keyword.unsupported || self.args.iter().any(|a| a.unsupported)
+    /// Comes from a line the preprocessor could not expand (reported there): skipped
+    /// without further messages.
+    fn already_reported(&self) -> bool {
+        self.keyword.reported || self.args.iter().any(|a| a.reported)
     }
 
     /// The keyword and its values: the words of an entry of a list block.
@@ -296,8 +297,8 @@ pub(super) struct Walker<'d> {
 }
 
 impl Walker<'_> {
-    /// Runs `handle` on each statement of a block of keywords. Statements with unsupported
-    /// syntax are skipped (and taint the block); a keyword whose value was refused is
+    /// Runs `handle` on each statement of a block of keywords. Statements from lines that
+    /// could not be expanded are skipped (and taint the block); a keyword whose value was refused is
     /// recorded as bad; a keyword that is accepted but not acted on gets its note, unless
     /// `quiet` (the whole block got one already).
     fn walk<'t>(
@@ -309,7 +310,7 @@ impl Walker<'_> {
     ) -> Health {
         let mut health = Health::default();
         for st in stmts {
-            if st.unsupported() {
+            if st.already_reported() {
                 health.tainted = true;
                 continue;
             }
@@ -967,7 +968,7 @@ impl Walker<'_> {
         raw.sync_groups.push(sg);
     }
 
-    /// One statement of a sync group; whether it held unsupported syntax.
+    /// One statement of a sync group; whether it held a line that could not be expanded.
     fn sync_group_stmt(&mut self, s: &Stmt<'_>, sg: &mut RawSyncGroup) -> bool {
         let mut tainted = false;
         match s.kw() {
@@ -988,7 +989,7 @@ impl Walker<'_> {
                     }
                     let mut members = Vec::new();
                     for entry in &body.stmts {
-                        if entry.unsupported() {
+                        if entry.already_reported() {
                             tainted = true;
                             continue;
                         }
@@ -1036,7 +1037,7 @@ impl Walker<'_> {
     }
 
     /// A `track_interface`/`track_script`/`track_file`/`track_process { }` block of an
-    /// instance or sync group; whether it held unsupported syntax.
+    /// instance or sync group; whether it held a line that could not be expanded.
     fn track_block(&mut self, s: &Stmt<'_>, tracking: &mut RawTracking) -> bool {
         self.no_name(s);
         let (list, example, range) = match s.kw() {
@@ -1064,7 +1065,7 @@ impl Walker<'_> {
         let mut tainted = false;
         if let Some(body) = self.need_block(s, example) {
             for entry in &body.stmts {
-                if entry.unsupported() {
+                if entry.already_reported() {
                     tainted = true;
                 } else if let Some(track) = self.track(entry, s.kw(), range) {
                     list.push(track);
@@ -2174,23 +2175,25 @@ vrrp_script chk {
     }
 
     #[test]
-    fn unsupported_syntax_gives_one_error_and_no_follow_ups() {
-        let text = "vrrp_instance VI_1 {
-    @lb1 interface eth0
-    virtual_router_id $VRID
-    virtual_ipaddress { 10.0.0.1 }
-}
-@lb2 vrrp_instance VI_2 {
+    fn a_line_that_cannot_be_expanded_gives_one_error_and_no_follow_ups() {
+        // The parameter uses itself: its use is reported once, and the instance does not
+        // get "virtual_router_id is missing" on top.
+        let text = "$LOOP=${LOOP}1
+vrrp_instance VI_1 {
     interface eth0
+    virtual_router_id $LOOP
+    virtual_ipaddress { 10.0.0.1 }
 }
 ";
         let err = failed(text);
-        let got: Vec<(u32, u32)> = err
+        let got: Vec<(u32, &str)> = err
             .errors
             .iter()
-            .map(|e| (e.location.line, e.location.column))
+            .map(|e| (e.location.line, e.message.as_str()))
             .collect();
-        assert_eq!(got, vec![(2, 5), (3, 23), (6, 1)]);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, 4);
+        assert!(got[0].1.contains("uses itself"), "{}", got[0].1);
         assert_eq!(err.warnings, vec![]);
     }
 

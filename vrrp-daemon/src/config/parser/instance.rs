@@ -128,7 +128,7 @@ impl Walker<'_> {
                 let example = format!("`{} {{ 192.168.1.100/24 }}`", s.kw());
                 if let Some(body) = self.need_block(s, &example) {
                     for entry in &body.stmts {
-                        if entry.unsupported() {
+                        if entry.already_reported() {
                             tainted = true;
                         } else if let Some(vip) = self.vip(entry, s.kw()) {
                             if excluded {
@@ -147,7 +147,7 @@ impl Walker<'_> {
                     "`virtual_rules { from 10.1.0.0/16 table 100 priority 100 }`",
                 ) {
                     for entry in &body.stmts {
-                        if entry.unsupported() {
+                        if entry.already_reported() {
                             tainted = true;
                         } else if let Some(rule) = self.rule(entry) {
                             inst.rules.push(rule);
@@ -161,7 +161,7 @@ impl Walker<'_> {
                     self.need_block(s, "`virtual_routes { 10.1.0.0/16 via 192.168.1.1 }`")
                 {
                     for entry in &body.stmts {
-                        if entry.unsupported() {
+                        if entry.already_reported() {
                             tainted = true;
                         } else if let Some(route) = self.route(entry) {
                             inst.routes.push(route);
@@ -175,7 +175,7 @@ impl Walker<'_> {
                 if let Some(body) = self.need_block(s, "`unicast_peer { 192.168.1.2 }`") {
                     inst.peer_block.get_or_insert_with(|| s.loc().clone());
                     for entry in &body.stmts {
-                        if entry.unsupported() {
+                        if entry.already_reported() {
                             tainted = true;
                         } else if let Some(peer) = self.peer(entry) {
                             inst.peers.push(peer);
