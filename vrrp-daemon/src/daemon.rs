@@ -437,8 +437,9 @@ struct Running {
     iface: Interface,
     socket: AdvertSocket,
     garp: GarpSocket,
-    /// Unsolicited neighbour advertisements, when the instance has IPv6 addresses.
-    na: Option<NaSocket>,
+    /// Unsolicited neighbour advertisements: one socket per interface that holds IPv6
+    /// addresses of the instance.
+    na: Vec<NaSocket>,
     notifier: Notifier,
     /// Every address the instance moves: the virtual addresses, then
     /// `virtual_ipaddress_excluded`.
@@ -1761,12 +1762,13 @@ async fn setup_instance(
         inst.unicast.ttl,
         inst.mcast_dst_ip,
     )?;
-    let garp = GarpSocket::open(&iface)?;
-    let na = if vip_addrs.iter().any(IpAddr::is_ipv6) {
-        Some(NaSocket::open(&iface)?)
-    } else {
-        None
-    };
+    let garp = GarpSocket::open()?;
+    let mut na: Vec<NaSocket> = Vec::new();
+    for vip in vips.iter().filter(|v| v.addr.is_ipv6()) {
+        if !na.iter().any(|n| n.ifindex() == vip.ifindex) {
+            na.push(NaSocket::open(&vip.ifname, vip.ifindex, vip.mac)?);
+        }
+    }
     let family = if is_v6(inst) { FAMILY_V6 } else { FAMILY_V4 };
     let key = InstanceKey::new(base.index, inst.vrid, family);
     let (map_entry, advert) = wire_settings(inst)?;
@@ -2208,12 +2210,17 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                     GarpBurst::LowerPriority => r.config.garp.lower_prio_repeat,
                     GarpBurst::Refresh => r.config.garp.master_refresh_repeat,
                 };
+                // Each address is announced on its own interface (`dev`, a VMAC, or the
+                // instance's), with that interface's hardware address.
                 for _ in 0..repeat {
-                    for vip in r.vips.iter().filter(|v| v.ifindex == r.iface.index) {
-                        let sent = match (vip.addr, &r.na) {
-                            (IpAddr::V4(v4), _) => r.garp.send(v4),
-                            (IpAddr::V6(v6), Some(na)) => na.send(v6),
-                            (IpAddr::V6(_), None) => Ok(()),
+                    for vip in &r.vips {
+                        let sent = match vip.addr {
+                            IpAddr::V4(v4) => r.garp.send(vip.ifindex, vip.mac, v4),
+                            IpAddr::V6(v6) => {
+                                r.na.iter()
+                                    .find(|n| n.ifindex() == vip.ifindex)
+                                    .map_or(Ok(()), |na| na.send(v6))
+                            }
                         };
                         match sent {
                             Ok(()) => r.stats.garp_sent += 1,

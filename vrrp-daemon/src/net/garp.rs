@@ -9,21 +9,18 @@ use std::{
 use anyhow::{Context as _, Result};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::{
-    net::Interface,
-    packet::{gratuitous_arp, unsolicited_na},
-};
+use crate::packet::{gratuitous_arp, unsolicited_na};
 
-/// A send-only packet socket on one interface.
+/// A send-only packet socket, bound to no interface: each gratuitous ARP goes out on the
+/// interface of its address (a `dev` address may live on another one than the instance's)
+/// with that interface's hardware address.
 pub struct GarpSocket {
     fd: OwnedFd,
-    ifindex: u32,
-    mac: [u8; 6],
 }
 
 impl GarpSocket {
     /// Open the socket (protocol 0: it never receives).
-    pub fn open(iface: &Interface) -> Result<Self> {
+    pub fn open() -> Result<Self> {
         // SAFETY: plain socket(2) call; the result is checked before use.
         let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
         if fd < 0 {
@@ -31,21 +28,18 @@ impl GarpSocket {
         }
         // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Self {
-            fd,
-            ifindex: iface.index,
-            mac: iface.mac,
-        })
+        Ok(Self { fd })
     }
 
-    /// Send one gratuitous ARP for `vip`.
-    pub fn send(&self, vip: Ipv4Addr) -> Result<()> {
-        let frame = gratuitous_arp(self.mac, vip);
+    /// Send one gratuitous ARP for `vip` on interface `ifindex`, whose hardware address is
+    /// `mac`.
+    pub fn send(&self, ifindex: u32, mac: [u8; 6], vip: Ipv4Addr) -> Result<()> {
+        let frame = gratuitous_arp(mac, vip);
         // SAFETY: sockaddr_ll is plain data; zeroed is a valid starting value.
         let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
         addr.sll_family = libc::AF_PACKET as u16;
         addr.sll_protocol = 0x0806u16.to_be();
-        addr.sll_ifindex = self.ifindex as i32;
+        addr.sll_ifindex = ifindex as i32;
         addr.sll_halen = 6;
         addr.sll_addr[..6].copy_from_slice(&[0xff; 6]);
         // SAFETY: frame and addr are valid for the lengths given.
@@ -77,21 +71,29 @@ pub struct NaSocket {
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 impl NaSocket {
-    /// Open the socket; hop limit 255 as neighbour discovery requires.
-    pub fn open(iface: &Interface) -> Result<Self> {
+    /// Open the socket on interface `name` (index `ifindex`, hardware address `mac`); hop
+    /// limit 255 as neighbour discovery requires.
+    pub fn open(name: &str, ifindex: u32, mac: [u8; 6]) -> Result<Self> {
         let socket = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
             .context("opening an ICMPv6 socket for neighbour advertisements")?;
-        socket.bind_device(Some(iface.name.as_bytes()))?;
+        socket
+            .bind_device(Some(name.as_bytes()))
+            .with_context(|| format!("binding the neighbour advertisement socket to {name}"))?;
         socket.set_multicast_hops_v6(255)?;
         socket.set_unicast_hops_v6(255)?;
-        socket.set_multicast_if_v6(iface.index)?;
+        socket.set_multicast_if_v6(ifindex)?;
         socket.set_multicast_loop_v6(false)?;
         socket.set_nonblocking(true)?;
         Ok(Self {
             socket,
-            ifindex: iface.index,
-            mac: iface.mac,
+            ifindex,
+            mac,
         })
+    }
+
+    /// The interface it sends on.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
     }
 
     /// Send one unsolicited NA for `vip` to all nodes.
