@@ -169,7 +169,9 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     if let Err(e) = handoff::mount_bpffs(&daemon.options.bpffs) {
         debug!(error = %format!("{e:#}"), "no bpffs for a handover; a restart will resign instead");
     }
-    // Set-up is done: keep only what reloads, VIP changes, map updates and scripts need.
+    // Set-up is done: the event loop's scheduling (realtime only now: see the module),
+    // then keep only what reloads, VIP changes, map updates and scripts need.
+    crate::scheduling::apply(&daemon.config.global.process);
     crate::privilege::drop_after_setup()?;
     // Ready: XDP attached, instances running, status socket up.
     crate::util::release_free_heap();
@@ -181,6 +183,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigusr1 = signal(SignalKind::user_defined1())?;
     let mut sigusr2 = signal(SignalKind::user_defined2())?;
+    let mut sigxcpu = signal(SignalKind::from_raw(libc::SIGXCPU))?;
     let mut handoff_signal = signal(SignalKind::from_raw(handoff::signal()))?;
     let mut handing_over = false;
     let mut retry = time::interval(Duration::from_secs(1));
@@ -203,6 +206,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
                 daemon.on_deadlines().await;
             }
             _ = sighup.recv() => daemon.reload().await,
+            _ = sigxcpu.recv() => crate::scheduling::on_cpu_limit(),
             // keepalived's dumps: SIGUSR1 the data, SIGUSR2 the statistics.
             _ = sigusr1.recv() => control::dump::write(control::dump::DATA_FILE, &control::server::render(&daemon.snapshot())),
             _ = sigusr2.recv() => control::dump::write(control::dump::STATS_FILE, &control::dump::stats(&daemon.snapshot())),
@@ -880,6 +884,12 @@ impl Daemon {
                 return;
             }
         };
+        if config.global.process != self.config.global.process {
+            warn!(
+                "vrrp_priority, vrrp_rt_priority, vrrp_no_swap, vrrp_cpu_affinity and \
+                 vrrp_rlimit_rttime changed: they take effect when the daemon next starts"
+            );
+        }
         match self.apply(config).await {
             Ok(()) => info!(instances = self.running.len(), "configuration reloaded"),
             Err(e) => {

@@ -18,6 +18,7 @@ pub mod net;
 pub mod notify;
 pub mod packet;
 pub mod privilege;
+pub mod scheduling;
 pub mod sd_notify;
 pub mod timer;
 pub mod track;

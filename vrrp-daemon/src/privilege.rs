@@ -102,6 +102,16 @@ const KILL: Need = Need::new(
     Capability::CAP_KILL,
     "ending timed-out scripts (their process groups) that run as another user",
 );
+/// `CAP_SYS_NICE`: set-up only, for `vrrp_rt_priority` or a negative `vrrp_priority`.
+const SYS_NICE: Need = Need::new(
+    Capability::CAP_SYS_NICE,
+    "vrrp_rt_priority (realtime scheduling) and a negative vrrp_priority",
+);
+/// `CAP_IPC_LOCK`: set-up only, for `vrrp_no_swap` when RLIMIT_MEMLOCK is limited.
+const IPC_LOCK: Need = Need::new(
+    Capability::CAP_IPC_LOCK,
+    "vrrp_no_swap (locking the daemon's memory; or set LimitMEMLOCK=infinity)",
+);
 /// `CAP_NET_BIND_SERVICE`: set-up only, when `--metrics-listen` names a privileged port.
 const NET_BIND_SERVICE: Need = Need::new(
     Capability::CAP_NET_BIND_SERVICE,
@@ -131,6 +141,10 @@ pub struct Setup {
     pub scripts_as_other_users: bool,
     /// `--metrics-listen` names a privileged port.
     pub privileged_port: bool,
+    /// `vrrp_rt_priority`, or a negative `vrrp_priority`, raises the daemon's scheduling.
+    pub raises_scheduling: bool,
+    /// `vrrp_no_swap` with a limited RLIMIT_MEMLOCK.
+    pub locks_memory_beyond_limit: bool,
 }
 
 impl Setup {
@@ -149,7 +163,10 @@ impl Setup {
                 .ok()
                 .and_then(|s| s.trim().parse::<u16>().ok())
                 .unwrap_or(1024);
+        let process = &config.global.process;
         Self {
+            raises_scheduling: process.rt_priority.is_some() || process.nice.is_some_and(|n| n < 0),
+            locks_memory_beyond_limit: process.no_swap && !unlimited,
             memlock_must_rise: old_kernel && !unlimited,
             scripts_as_other_users: scripts_as_other_users(config),
             privileged_port: metrics_listen
@@ -180,6 +197,12 @@ pub fn setup_needs(setup: Setup) -> Vec<Need> {
     }
     if setup.privileged_port {
         needs.push(NET_BIND_SERVICE);
+    }
+    if setup.raises_scheduling {
+        needs.push(SYS_NICE);
+    }
+    if setup.locks_memory_beyond_limit {
+        needs.push(IPC_LOCK);
     }
     needs
 }
@@ -355,8 +378,50 @@ mod tests {
             memlock_must_rise: true,
             scripts_as_other_users: true,
             privileged_port: true,
+            raises_scheduling: true,
+            locks_memory_beyond_limit: true,
         });
         assert!(missing(&needs, &all).is_empty());
+    }
+
+    #[test]
+    fn process_keywords_need_sys_nice_and_ipc_lock_only_when_they_raise_or_lock() {
+        let config = |global: &str| {
+            crate::config::parse_str(
+                &format!(
+                    "global_defs {{\n{global}\n}}\nvrrp_instance V {{\n interface eth0\n \
+                     virtual_router_id 1\n virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n"
+                ),
+                std::path::Path::new("k.conf"),
+            )
+            .unwrap()
+            .config
+        };
+        let needs = |global: &str| -> Vec<Capability> {
+            setup_needs(Setup::of(&config(global), None))
+                .iter()
+                .map(|n| n.cap)
+                .filter(|c| [Capability::CAP_SYS_NICE, Capability::CAP_IPC_LOCK].contains(c))
+                .collect()
+        };
+        assert_eq!(needs("vrrp_rt_priority 50"), [Capability::CAP_SYS_NICE]);
+        assert_eq!(needs("vrrp_priority -5"), [Capability::CAP_SYS_NICE]);
+        assert_eq!(needs("vrrp_priority 5\nvrrp_cpu_affinity 0"), []);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into a valid struct.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) },
+            0
+        );
+        let expected: &[Capability] = if limit.rlim_max == libc::RLIM_INFINITY {
+            &[]
+        } else {
+            &[Capability::CAP_IPC_LOCK]
+        };
+        assert_eq!(needs("vrrp_no_swap"), expected);
     }
 
     #[test]
@@ -453,6 +518,8 @@ mod tests {
             memlock_must_rise: true,
             scripts_as_other_users: true,
             privileged_port: true,
+            raises_scheduling: true,
+            locks_memory_beyond_limit: true,
         })
         .iter()
         .chain(RUNTIME.iter())

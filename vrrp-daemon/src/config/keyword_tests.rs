@@ -40,6 +40,51 @@ fn with_global(global: &str, body: &str) -> String {
 // ===== global_defs =====
 
 #[test]
+fn process_keywords() {
+    let g = ok(&with_global(
+        "    vrrp_priority -5\n    vrrp_rt_priority 20\n    vrrp_no_swap\n    \
+         vrrp_cpu_affinity 3 0 3\n    vrrp_rlimit_rtime 5000",
+        "",
+    ))
+    .config
+    .global;
+    assert_eq!(
+        g.process,
+        ProcessTuning {
+            nice: Some(-5),
+            rt_priority: Some(20),
+            no_swap: true,
+            cpu_affinity: vec![0, 3],
+            rlimit_rttime_us: 5000,
+        }
+    );
+    assert!(g.process.is_set());
+    let d = ProcessTuning::default();
+    assert_eq!((d.rlimit_rttime_us, d.is_set()), (10_000, false));
+    let text = "global_defs {
+    vrrp_priority 20
+    vrrp_rt_priority 0
+    vrrp_cpu_affinity
+    vrrp_cpu_affinity 1 x
+    vrrp_cpu_affinity 1024
+    vrrp_rlimit_rttime 1
+    vrrp_no_swap yes
+}
+";
+    let expected = [
+        "2:5: vrrp_priority 20 is out of range; use a nice value from -20 to 19",
+        "3:5: vrrp_rt_priority 0 is out of range; use a realtime priority from 1 to 99",
+        "4:5: vrrp_cpu_affinity needs the CPUs to run on; write e.g. `vrrp_cpu_affinity 0 1`",
+        "5:5: vrrp_cpu_affinity x is not a number; use a CPU number from 0 to 1023",
+        "6:5: vrrp_cpu_affinity 1024 is out of range; use a CPU number from 0 to 1023",
+        "7:5: vrrp_rlimit_rttime 1 is out of range; use microseconds from 2 to 3600000000",
+        "8:5: `vrrp_no_swap` takes no value; remove `yes`",
+    ]
+    .map(|e| format!("keepalived.conf:{e}"));
+    assert_eq!(errors(text), expected);
+}
+
+#[test]
 fn global_defaults() {
     let loaded = ok("global_defs {\n}\n");
     assert_eq!(loaded.config.global, GlobalDefs::default());

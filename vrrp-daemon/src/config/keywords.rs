@@ -406,12 +406,39 @@ pub const KEYWORDS: &[Keyword] = &[
         "",
     ),
     kw(GlobalDefs, "nftables_counters", AcceptedNotActed, ""),
-    kw(GlobalDefs, "vrrp_priority", AcceptedNotActed, ""),
-    kw(GlobalDefs, "vrrp_no_swap", AcceptedNotActed, ""),
-    kw(GlobalDefs, "vrrp_rt_priority", AcceptedNotActed, ""),
-    kw(GlobalDefs, "vrrp_cpu_affinity", AcceptedNotActed, ""),
-    kw(GlobalDefs, "vrrp_rlimit_rttime", AcceptedNotActed, ""),
-    kw(GlobalDefs, "vrrp_rlimit_rtime", AcceptedNotActed, ""),
+    kw(
+        GlobalDefs,
+        "vrrp_priority",
+        Acted,
+        "the nice value of the whole daemon",
+    ),
+    kw(
+        GlobalDefs,
+        "vrrp_no_swap",
+        Acted,
+        "mlockall: what is mapped at start-up is loaded and locked, later pages as they are \
+         touched",
+    ),
+    kw(
+        GlobalDefs,
+        "vrrp_rt_priority",
+        Acted,
+        "SCHED_RR for the event loop once set-up is done; scripts are not realtime",
+    ),
+    kw(GlobalDefs, "vrrp_cpu_affinity", Acted, ""),
+    kw(
+        GlobalDefs,
+        "vrrp_rlimit_rttime",
+        Acted,
+        "with vrrp_rt_priority: past it the loop leaves realtime; a loop still running a \
+         second later is killed (the crash guardian resigns for it)",
+    ),
+    kw(
+        GlobalDefs,
+        "vrrp_rlimit_rtime",
+        Acted,
+        "old name of vrrp_rlimit_rttime",
+    ),
     kw(
         GlobalDefs,
         "vrrp_notify_priority_changes",

@@ -176,10 +176,56 @@ pub struct GlobalDefs {
     pub mcast_group6: Ipv6Addr,
     /// `vrrp_startup_delay` (default 0).
     pub startup_delay: Duration,
+    /// `vrrp_priority`, `vrrp_rt_priority`, `vrrp_no_swap`, `vrrp_cpu_affinity`,
+    /// `vrrp_rlimit_rttime`: how the daemon's own process is scheduled.
+    pub process: ProcessTuning,
     /// `notify_fifo` (+ `notify_fifo_script`).
     pub notify_fifo: Option<NotifyFifo>,
     /// `vrrp_notify_fifo` (+ `vrrp_notify_fifo_script`).
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+}
+
+/// How the daemon's own process is scheduled (keepalived's `vrrp_*` process keywords). On
+/// a host whose cores are busy with other work, these keep adverts and takeovers on time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProcessTuning {
+    /// `vrrp_priority` (-20..=19): the nice value.
+    pub nice: Option<i8>,
+    /// `vrrp_rt_priority` (1..=99): `SCHED_RR` at this priority for the event loop.
+    pub rt_priority: Option<u8>,
+    /// `vrrp_no_swap`: lock the daemon's memory, so no page of the takeover path has to
+    /// come back from swap or disk when it runs.
+    pub no_swap: bool,
+    /// `vrrp_cpu_affinity`: the CPUs the daemon may run on (empty: any).
+    pub cpu_affinity: Vec<u16>,
+    /// `vrrp_rlimit_rttime` (µs, default 10000): how long the realtime event loop may run
+    /// without sleeping before the kernel signals it (`RLIMIT_RTTIME`).
+    pub rlimit_rttime_us: u64,
+}
+
+/// keepalived's default `vrrp_rlimit_rttime`, in µs.
+pub const DEFAULT_RLIMIT_RTTIME_US: u64 = 10_000;
+
+impl Default for ProcessTuning {
+    fn default() -> Self {
+        Self {
+            nice: None,
+            rt_priority: None,
+            no_swap: false,
+            cpu_affinity: Vec::new(),
+            rlimit_rttime_us: DEFAULT_RLIMIT_RTTIME_US,
+        }
+    }
+}
+
+impl ProcessTuning {
+    /// Whether any setting differs from the kernel's defaults for a process.
+    pub fn is_set(&self) -> bool {
+        self.nice.is_some()
+            || self.rt_priority.is_some()
+            || self.no_swap
+            || !self.cpu_affinity.is_empty()
+    }
 }
 
 /// keepalived's `224.0.0.18` (RFC 5798 §5.1.1.2).
@@ -215,6 +261,7 @@ impl Default for GlobalDefs {
             mcast_group4: VRRP_GROUP4,
             mcast_group6: VRRP_GROUP6,
             startup_delay: Duration::ZERO,
+            process: ProcessTuning::default(),
             notify_fifo: None,
             vrrp_notify_fifo: None,
         }

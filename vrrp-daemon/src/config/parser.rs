@@ -261,6 +261,28 @@ const GARP_LOWER_PRIO_REPEAT: Range = Range {
     max: i32::MAX as i64,
     what: "a number",
 };
+const NICE: Range = Range {
+    min: -20,
+    max: 19,
+    what: "a nice value",
+};
+const RT_PRIORITY: Range = Range {
+    min: 1,
+    max: 99,
+    what: "a realtime priority",
+};
+/// `CPU_SETSIZE`: the CPUs an affinity mask can name.
+const CPU: Range = Range {
+    min: 0,
+    max: 1023,
+    what: "a CPU number",
+};
+/// keepalived's lower bound; the upper one keeps the limit meaningful (an hour).
+const RLIMIT_RTTIME: Range = Range {
+    min: 2,
+    max: 3_600_000_000,
+    what: "microseconds",
+};
 const DOWN_TIMER_ADVERTS: Range = Range {
     min: 1,
     max: 100,
@@ -502,6 +524,47 @@ impl Walker<'_> {
                     self.decimal_seconds(s, "vrrp_startup_delay 5", 1_000, MAX_TIMER_US)
                 {
                     set(self.diags, &mut g.startup_delay, s, d);
+                }
+            }
+            "vrrp_priority" => {
+                if let Some(n) = self.number_value(s, "vrrp_priority -10", &NICE) {
+                    set(self.diags, &mut g.nice, s, n as i8);
+                }
+            }
+            "vrrp_rt_priority" => {
+                if let Some(n) = self.number_value(s, "vrrp_rt_priority 50", &RT_PRIORITY) {
+                    set(self.diags, &mut g.rt_priority, s, n as u8);
+                }
+            }
+            "vrrp_no_swap" => {
+                if self.flag(s) {
+                    g.no_swap = true;
+                }
+            }
+            "vrrp_cpu_affinity" => {
+                self.leaf(s);
+                if s.args.is_empty() {
+                    self.diags.error(
+                        s.loc(),
+                        "vrrp_cpu_affinity needs the CPUs to run on; write e.g. \
+                         `vrrp_cpu_affinity 0 1`",
+                    );
+                }
+                let mut cpus = Vec::new();
+                for v in &s.args {
+                    if let Some(n) = self.number(s.loc(), s.kw(), v, &CPU) {
+                        cpus.push(n as u16);
+                    }
+                }
+                if !cpus.is_empty() && cpus.len() == s.args.len() {
+                    cpus.sort_unstable();
+                    cpus.dedup();
+                    set(self.diags, &mut g.cpu_affinity, s, cpus);
+                }
+            }
+            "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime" => {
+                if let Some(n) = self.number_value(s, "vrrp_rlimit_rttime 10000", &RLIMIT_RTTIME) {
+                    set(self.diags, &mut g.rlimit_rttime, s, n as u64);
                 }
             }
             "vrrp_min_garp" => {

@@ -16,9 +16,10 @@ use std::{
 use super::{
     Diags, Location,
     model::{
-        Authentication, ChecksumConfig, Config, Family, GarpConfig, GlobalDefs, InitialState,
-        ParamMatch, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef, TrackScript,
-        UnicastConfig, VirtualAddress, VmacConfig, VrrpInstance, VrrpScript,
+        Authentication, ChecksumConfig, Config, DEFAULT_RLIMIT_RTTIME_US, Family, GarpConfig,
+        GlobalDefs, InitialState, ParamMatch, ProcessTuning, SyncGroup, TrackFile, TrackInterface,
+        TrackProcess, TrackRef, TrackScript, UnicastConfig, VirtualAddress, VmacConfig,
+        VrrpInstance, VrrpScript,
     },
     parser::short_location,
     raw::{
@@ -174,6 +175,13 @@ fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
         mcast_group4: value(&g.mcast_group4).unwrap_or(defaults.mcast_group4),
         mcast_group6: value(&g.mcast_group6).unwrap_or(defaults.mcast_group6),
         startup_delay: value(&g.startup_delay).unwrap_or_default(),
+        process: ProcessTuning {
+            nice: value(&g.nice),
+            rt_priority: value(&g.rt_priority),
+            no_swap: g.no_swap,
+            cpu_affinity: value(&g.cpu_affinity).unwrap_or_default(),
+            rlimit_rttime_us: value(&g.rlimit_rttime).unwrap_or(DEFAULT_RLIMIT_RTTIME_US),
+        },
         notify_fifo: fifo(&g.notify_fifo, &g.notify_fifo_script, "notify_fifo", diags),
         vrrp_notify_fifo: fifo(
             &g.vrrp_notify_fifo,
