@@ -40,6 +40,7 @@ use crate::{
     net::monitor::{AddressRemoved, LinkChange, spawn_address_monitor, spawn_link_monitor},
     net::{
         AddressOptions, AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox,
+        pacer::{self, Pacer},
         routes::{self, Change, Routes},
     },
     notify::{Fifo, Notifier},
@@ -134,6 +135,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             .unwrap_or_default(),
         resume,
         guardian,
+        pacer: Pacer::default(),
     };
     let (requests_tx, mut requests) = mpsc::channel::<oneshot::Sender<Snapshot>>(16);
     let _control =
@@ -207,6 +209,9 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             }
             _ = sighup.recv() => daemon.reload().await,
             _ = sigxcpu.recv() => crate::scheduling::on_cpu_limit(),
+            _ = time::sleep_until(daemon.pacer.next_due().unwrap_or_else(time::Instant::now)), if daemon.pacer.next_due().is_some() => {
+                daemon.send_paced();
+            }
             // keepalived's dumps: SIGUSR1 the data, SIGUSR2 the statistics.
             _ = sigusr1.recv() => control::dump::write(control::dump::DATA_FILE, &control::server::render(&daemon.snapshot())),
             _ = sigusr2.recv() => control::dump::write(control::dump::STATS_FILE, &control::dump::stats(&daemon.snapshot())),
@@ -360,6 +365,8 @@ struct Daemon {
     fifos: Vec<Fifo>,
     /// The crash guardian (absent only if it could not be started).
     guardian: Option<Guardian>,
+    /// Gratuitous ARPs and NAs waiting for their interface's pace.
+    pacer: Pacer<Announcement>,
     /// What the previous daemon handed over, until the first configuration is applied.
     resume: Option<Handoff>,
     /// `(interface, sysctl) → value before` of the base interfaces `use_vmac` changed:
@@ -500,6 +507,40 @@ struct Edges<'a> {
     fifos: &'a mut [Fifo],
     guardian: &'a mut Option<Guardian>,
     routes: &'a Routes,
+    /// Gratuitous ARPs and NAs waiting for their interface's pace.
+    pacer: &'a mut Pacer<Announcement>,
+    /// `vrrp_garp_interval`, `vrrp_gna_interval`.
+    pacing: (Duration, Duration),
+}
+
+/// One gratuitous ARP or unsolicited NA: for `addr`, of instance `key`, on interface
+/// `ifindex` whose hardware address is `mac`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Announcement {
+    key: InstanceKey,
+    ifindex: u32,
+    mac: [u8; 6],
+    addr: IpAddr,
+}
+
+impl Running {
+    /// Sends `a` through this instance's sockets.
+    fn announce(&mut self, a: &Announcement) {
+        let sent = match a.addr {
+            IpAddr::V4(v4) => self.garp.send(a.ifindex, a.mac, v4),
+            IpAddr::V6(v6) => self
+                .na
+                .iter()
+                .find(|n| n.ifindex() == a.ifindex)
+                .map_or(Ok(()), |na| na.send(v6)),
+        };
+        match sent {
+            Ok(()) => self.stats.garp_sent += 1,
+            Err(e) => {
+                warn!(instance = %self.config.name, addr = %a.addr, error = %e, "gratuitous ARP / unsolicited NA not sent");
+            }
+        }
+    }
 }
 
 /// keepalived's identity of an instance across reloads (KEEPALIVED.md §1.1): VRID, family,
@@ -567,6 +608,20 @@ impl Daemon {
             fifos: &mut self.fifos,
             guardian: &mut self.guardian,
             routes: &self.routes,
+            pacer: &mut self.pacer,
+            pacing: (
+                self.config.global.garp_interval,
+                self.config.global.gna_interval,
+            ),
+        }
+    }
+
+    /// Sends the paced announcements that are due.
+    fn send_paced(&mut self) {
+        for a in self.pacer.due(time::Instant::now()) {
+            if let Some(r) = self.running.iter_mut().find(|r| r.key == a.key) {
+                r.announce(&a);
+            }
         }
     }
 
@@ -915,6 +970,8 @@ impl Daemon {
             fifos,
             guardian,
             routes,
+            pacer,
+            config,
             ..
         } = self;
         let mut edges = Edges {
@@ -923,6 +980,8 @@ impl Daemon {
             fifos,
             guardian,
             routes,
+            pacer,
+            pacing: (config.global.garp_interval, config.global.gna_interval),
         };
         execute(&mut running[j], actions, &mut edges).await
     }
@@ -2197,6 +2256,8 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                     .change(&r.config.name, Change::Add, &routes::of_instance(&r.config));
             }
             Action::RemoveAddresses => {
+                // What is still queued would announce addresses no longer ours.
+                edges.pacer.retain(|a| a.key != r.key);
                 if let Some(g) = edges.guardian.as_mut() {
                     g.send(guardian::Message::NotMaster {
                         instance: r.config.name.clone(),
@@ -2221,22 +2282,24 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
                     GarpBurst::Refresh => r.config.garp.master_refresh_repeat,
                 };
                 // Each address is announced on its own interface (`dev`, a VMAC, or the
-                // instance's), with that interface's hardware address.
+                // instance's), with that interface's hardware address, at that interface's
+                // pace for its kind.
+                let now = time::Instant::now();
                 for _ in 0..repeat {
-                    for vip in &r.vips {
-                        let sent = match vip.addr {
-                            IpAddr::V4(v4) => r.garp.send(vip.ifindex, vip.mac, v4),
-                            IpAddr::V6(v6) => {
-                                r.na.iter()
-                                    .find(|n| n.ifindex() == vip.ifindex)
-                                    .map_or(Ok(()), |na| na.send(v6))
-                            }
+                    for i in 0..r.vips.len() {
+                        let vip = &r.vips[i];
+                        let a = Announcement {
+                            key: r.key,
+                            ifindex: vip.ifindex,
+                            mac: vip.mac,
+                            addr: vip.addr,
                         };
-                        match sent {
-                            Ok(()) => r.stats.garp_sent += 1,
-                            Err(e) => {
-                                warn!(instance = %r.config.name, addr = %vip.addr, error = %e, "gratuitous ARP / unsolicited NA not sent");
-                            }
+                        let (kind, interval) = match vip.addr {
+                            IpAddr::V4(_) => (pacer::Kind::Arp, edges.pacing.0),
+                            IpAddr::V6(_) => (pacer::Kind::Na, edges.pacing.1),
+                        };
+                        if let Some(a) = edges.pacer.offer(a.ifindex, kind, interval, a, now) {
+                            r.announce(&a);
                         }
                     }
                 }

@@ -73,9 +73,8 @@ pub fn on_cpu_limit() {
     // The reset-on-fork flag stays: without CAP_SYS_NICE (dropped after set-up) a thread
     // may leave realtime but not clear that flag.
     // SAFETY: plain syscall on this thread with a valid parameter.
-    let rc = unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_OTHER | SCHED_RESET_ON_FORK, &param)
-    };
+    let rc =
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER | SCHED_RESET_ON_FORK, &param) };
     if rc == 0 {
         warn!(
             "the event loop used its realtime CPU limit (vrrp_rlimit_rttime) without sleeping; \

@@ -296,14 +296,15 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         GlobalDefs,
         "vrrp_garp_interval",
-        AcceptedNotActed,
-        "GARPs are not paced",
+        Acted,
+        "gratuitous ARPs on an interface at least this far apart; leaving MASTER drops \
+         those still queued",
     ),
     kw(
         GlobalDefs,
         "vrrp_gna_interval",
-        AcceptedNotActed,
-        "neighbour advertisements are not paced",
+        Acted,
+        "unsolicited NAs on an interface at least this far apart, paced apart from ARPs",
     ),
     kw(
         GlobalDefs,
