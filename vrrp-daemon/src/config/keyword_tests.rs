@@ -40,6 +40,22 @@ fn with_global(global: &str, body: &str) -> String {
 // ===== global_defs =====
 
 #[test]
+fn net_namespace_at_the_top_or_in_global_defs() {
+    let top = ok(&format!("net_namespace blue\n{}", instance("")));
+    assert_eq!(top.config.global.net_namespace.as_deref(), Some("blue"));
+    let global = ok(&with_global("    net_namespace red", ""));
+    assert_eq!(global.config.global.net_namespace.as_deref(), Some("red"));
+    assert_eq!(GlobalDefs::default().net_namespace, None);
+    assert_eq!(
+        errors("net_namespace ../etc\n"),
+        [
+            "keepalived.conf:1:1: net_namespace ../etc is not a namespace name; write the name \
+          `ip netns list` shows, e.g. `net_namespace blue`"
+        ]
+    );
+}
+
+#[test]
 fn process_keywords() {
     let g = ok(&with_global(
         "    vrrp_priority -5\n    vrrp_rt_priority 20\n    vrrp_no_swap\n    \
@@ -1253,10 +1269,6 @@ vrrp_sync_group D {{
         "23:9: vrrp_instance VI_1 is already in vrrp_sync_group A (at line 15); an instance can \
          be in one sync group only, so remove it from one of them",
         "27:1: vrrp_sync_group A is defined twice (first at line 13); rename or remove one",
-        "30:1: vrrp_sync_group C has no `group { }`; add the instances that fail over together, \
-         e.g. `group { VI_1 VI_2 }`",
-        "34:5: the group of vrrp_sync_group D is empty; list its instances, e.g. `group { VI_1 \
-         VI_2 }`",
     ]
     .map(|e| format!("keepalived.conf:{e}"));
     assert_eq!(got, expected);
@@ -1273,6 +1285,12 @@ vrrp_sync_group D {{
              ignored: remove it",
             "keepalived.conf:25:5: global_tracking is deprecated; write \
              `sync_group_tracking_weight` instead (it has the same effect here)",
+            "keepalived.conf:30:1: vrrp_sync_group C has no `group { }`, so it does nothing and \
+             is ignored (as keepalived does); add the instances that fail over together, e.g. \
+             `group { VI_1 VI_2 }`, or remove the block",
+            "keepalived.conf:34:5: the group of vrrp_sync_group D is empty, so the sync group \
+             does nothing and is ignored (as keepalived does); list its instances, e.g. `group \
+             { VI_1 VI_2 }`, or remove the block",
         ]
     );
 }

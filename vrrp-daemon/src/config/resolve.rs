@@ -175,6 +175,7 @@ fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
         mcast_group4: value(&g.mcast_group4).unwrap_or(defaults.mcast_group4),
         mcast_group6: value(&g.mcast_group6).unwrap_or(defaults.mcast_group6),
         startup_delay: value(&g.startup_delay).unwrap_or_default(),
+        net_namespace: value(&g.net_namespace),
         process: ProcessTuning {
             nice: value(&g.nice),
             rt_priority: value(&g.rt_priority),
@@ -1434,29 +1435,35 @@ fn sync_groups(
         }
         let mut members: Vec<String> = Vec::new();
         match &r.group {
+            // A group of nothing changes nothing: keepalived removes it with a warning,
+            // and so it is ignored here, with one.
             None => {
                 if r.health.reportable("group") {
-                    diags.error(
+                    diags.warn(
                         &r.loc,
                         format!(
-                            "vrrp_sync_group {} has no `group {{ }}`; add the instances that \
-                             fail over together, e.g. `group {{ VI_1 VI_2 }}`",
+                            "vrrp_sync_group {} has no `group {{ }}`, so it does nothing and is \
+                             ignored (as keepalived does); add the instances that fail over \
+                             together, e.g. `group {{ VI_1 VI_2 }}`, or remove the block",
                             r.name
                         ),
                     );
                 }
+                continue;
             }
             Some(group) if group.value.is_empty() => {
                 if !r.health.tainted {
-                    diags.error(
+                    diags.warn(
                         &group.loc,
                         format!(
-                            "the group of vrrp_sync_group {} is empty; list its instances, \
-                             e.g. `group {{ VI_1 VI_2 }}`",
+                            "the group of vrrp_sync_group {} is empty, so the sync group does \
+                             nothing and is ignored (as keepalived does); list its instances, \
+                             e.g. `group {{ VI_1 VI_2 }}`, or remove the block",
                             r.name
                         ),
                     );
                 }
+                continue;
             }
             Some(group) => {
                 for m in &group.value {
