@@ -939,6 +939,13 @@ impl Daemon {
                 return;
             }
         };
+        if config.global.net_namespace != self.config.global.net_namespace {
+            warn!(
+                running_in = ?self.config.global.net_namespace,
+                "net_namespace changed: a reload cannot move the daemon to another namespace; \
+                 restart it to change namespace"
+            );
+        }
         if config.global.process != self.config.global.process {
             warn!(
                 "vrrp_priority, vrrp_rt_priority, vrrp_no_swap, vrrp_cpu_affinity and \

@@ -14,6 +14,7 @@ pub mod dataplane;
 pub mod guardian;
 pub mod handoff;
 pub mod logging;
+pub mod namespace;
 pub mod net;
 pub mod notify;
 pub mod packet;

@@ -497,6 +497,14 @@ fn main() -> ExitCode {
                 tracing::error!("{e:#}");
                 return ExitCode::from(EXIT_PRIVILEGE);
             }
+            // Before any thread or socket exists, so that all of them live there.
+            if let Some(ns) = &config.global.net_namespace {
+                if let Err(e) = vrrp_daemon::namespace::enter(ns) {
+                    tracing::error!("{e:#}");
+                    return ExitCode::FAILURE;
+                }
+                tracing::info!(net_namespace = %ns, "running in network namespace {ns}");
+            }
             let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

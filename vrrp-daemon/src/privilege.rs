@@ -112,6 +112,11 @@ const IPC_LOCK: Need = Need::new(
     Capability::CAP_IPC_LOCK,
     "vrrp_no_swap (locking the daemon's memory; or set LimitMEMLOCK=infinity)",
 );
+/// `CAP_SYS_ADMIN`: set-up only, for `net_namespace` (the shipped unit does not grant it).
+const SYS_ADMIN_NETNS: Need = Need::new(
+    Capability::CAP_SYS_ADMIN,
+    "net_namespace (entering the namespace with setns)",
+);
 /// `CAP_NET_BIND_SERVICE`: set-up only, when `--metrics-listen` names a privileged port.
 const NET_BIND_SERVICE: Need = Need::new(
     Capability::CAP_NET_BIND_SERVICE,
@@ -145,6 +150,8 @@ pub struct Setup {
     pub raises_scheduling: bool,
     /// `vrrp_no_swap` with a limited RLIMIT_MEMLOCK.
     pub locks_memory_beyond_limit: bool,
+    /// `net_namespace`: the daemon enters a namespace at start.
+    pub enters_namespace: bool,
 }
 
 impl Setup {
@@ -167,6 +174,7 @@ impl Setup {
         Self {
             raises_scheduling: process.rt_priority.is_some() || process.nice.is_some_and(|n| n < 0),
             locks_memory_beyond_limit: process.no_swap && !unlimited,
+            enters_namespace: config.global.net_namespace.is_some(),
             memlock_must_rise: old_kernel && !unlimited,
             scripts_as_other_users: scripts_as_other_users(config),
             privileged_port: metrics_listen
@@ -203,6 +211,9 @@ pub fn setup_needs(setup: Setup) -> Vec<Need> {
     }
     if setup.locks_memory_beyond_limit {
         needs.push(IPC_LOCK);
+    }
+    if setup.enters_namespace {
+        needs.push(SYS_ADMIN_NETNS);
     }
     needs
 }
@@ -380,6 +391,7 @@ mod tests {
             privileged_port: true,
             raises_scheduling: true,
             locks_memory_beyond_limit: true,
+            enters_namespace: true,
         });
         assert!(missing(&needs, &all).is_empty());
     }
@@ -520,6 +532,9 @@ mod tests {
             privileged_port: true,
             raises_scheduling: true,
             locks_memory_beyond_limit: true,
+            // net_namespace's CAP_SYS_ADMIN is not in the shipped unit: a unit for a
+            // namespace adds it (README, Privileges).
+            enters_namespace: false,
         })
         .iter()
         .chain(RUNTIME.iter())

@@ -235,6 +235,64 @@ fn a_config_error_in_an_expanded_line_names_the_line_of_the_use() {
     assert!(!stderr.contains(":4:"), "{stderr}");
 }
 
+/// keepalived 2.2.7's own sample files (Debian's `keepalived` package, which `cargo xtask
+/// test` installs): every one loads, except where refusing is deliberate (README,
+/// "keepalived.conf keywords").
+#[test]
+fn keepalived_s_own_samples_load() {
+    let dir = Path::new("/usr/share/doc/keepalived/samples");
+    assert!(
+        dir.is_dir(),
+        "{} is missing: install the Debian package keepalived (`cargo xtask test` does)",
+        dir.display()
+    );
+    let refused = [
+        (
+            "keepalived.conf.SSL_GET",
+            "auth_type AH (IPsec AH) is not supported",
+        ),
+        (
+            "keepalived.conf.conditional_conf",
+            "vrrp_script check_VI_0 has no `script`",
+        ),
+    ];
+    let mut samples: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf."))
+        })
+        .collect();
+    samples.sort();
+    assert!(samples.len() >= 20, "{samples:?}");
+    for path in &samples {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let out = check(path, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match refused.iter().find(|(n, _)| *n == name) {
+            Some((_, why)) => {
+                assert_eq!(out.status.code(), Some(ERRORS), "{name}:\n{stderr}");
+                assert!(stderr.contains(why), "{name}:\n{stderr}");
+            }
+            None => assert!(
+                matches!(out.status.code(), Some(OK | WARNINGS | INSECURE_SCRIPTS)),
+                "{name}:\n{stderr}"
+            ),
+        }
+    }
+    // The conditional sample loads for the ids it is written for.
+    for id in ["high", "low"] {
+        let out = check(&dir.join("keepalived.conf.conditional_conf"), &["-i", id]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(INSECURE_SCRIPTS),
+            "-i {id}:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn the_corpus_loads_through_config_load() {
     for (file, code, instances) in CORPUS {

@@ -235,8 +235,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         Top,
         "net_namespace",
-        AcceptedNotActed,
-        "the daemon runs in the namespace it is started in",
+        Acted,
+        "entered at start (`ip netns` name; needs CAP_SYS_ADMIN); a reload cannot change it",
     ),
     kw(Top, "net_namespace_ipvs", AcceptedNotActed, ""),
     kw(Top, "namespace_with_ipsets", AcceptedNotActed, ""),
@@ -546,7 +546,7 @@ pub const KEYWORDS: &[Keyword] = &[
     // keepalived also accepts these here (they are top-level keywords that are commonly
     // written inside global_defs).
     kw(GlobalDefs, "linkbeat_use_polling", AcceptedNotActed, ""),
-    kw(GlobalDefs, "net_namespace", AcceptedNotActed, ""),
+    kw(GlobalDefs, "net_namespace", Acted, "as at the top level"),
     kw(GlobalDefs, "use_pid_dir", AcceptedNotActed, ""),
     kw(GlobalDefs, "instance", AcceptedNotActed, ""),
     kw(GlobalDefs, "child_wait_time", AcceptedNotActed, ""),

@@ -176,6 +176,8 @@ pub struct GlobalDefs {
     pub mcast_group6: Ipv6Addr,
     /// `vrrp_startup_delay` (default 0).
     pub startup_delay: Duration,
+    /// `net_namespace`: the network namespace (`ip netns` name) the daemon runs in.
+    pub net_namespace: Option<String>,
     /// `vrrp_priority`, `vrrp_rt_priority`, `vrrp_no_swap`, `vrrp_cpu_affinity`,
     /// `vrrp_rlimit_rttime`: how the daemon's own process is scheduled.
     pub process: ProcessTuning,
@@ -261,6 +263,7 @@ impl Default for GlobalDefs {
             mcast_group4: VRRP_GROUP4,
             mcast_group6: VRRP_GROUP6,
             startup_delay: Duration::ZERO,
+            net_namespace: None,
             process: ProcessTuning::default(),
             notify_fifo: None,
             vrrp_notify_fifo: None,

@@ -373,6 +373,7 @@ impl Walker<'_> {
                     raw.global.health.bad.extend(health.bad);
                 }
             }
+            "net_namespace" => self.net_namespace(s, &mut raw.global),
             "vrrp_script" => self.script(s, raw),
             "vrrp_instance" => self.instance(s, raw),
             "vrrp_sync_group" => self.sync_group(s, raw),
@@ -447,8 +448,28 @@ impl Walker<'_> {
 
     // ----- global_defs -----
 
+    /// `net_namespace NAME`, at the top level or in `global_defs`.
+    fn net_namespace(&mut self, s: &Stmt<'_>, g: &mut RawGlobal) {
+        let Some(v) = self.value(s, "net_namespace blue") else {
+            return;
+        };
+        let name = v.text.as_str();
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            self.diags.error(
+                s.loc(),
+                format!(
+                    "net_namespace {name} is not a namespace name; write the name `ip netns \
+                     list` shows, e.g. `net_namespace blue`"
+                ),
+            );
+            return;
+        }
+        set(self.diags, &mut g.net_namespace, s, name.to_owned());
+    }
+
     fn global(&mut self, s: &Stmt<'_>, g: &mut RawGlobal) {
         match s.kw() {
+            "net_namespace" => self.net_namespace(s, g),
             "router_id" => {
                 if let Some(v) = self.value(s, "router_id LB1") {
                     set(self.diags, &mut g.router_id, s, v.text.clone());

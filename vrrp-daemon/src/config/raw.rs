@@ -76,6 +76,8 @@ pub(super) struct RawGlobal {
     pub(super) mcast_group4: Option<Spanned<std::net::Ipv4Addr>>,
     pub(super) mcast_group6: Option<Spanned<std::net::Ipv6Addr>>,
     pub(super) startup_delay: Option<Spanned<Duration>>,
+    /// `net_namespace` (top level or in `global_defs`).
+    pub(super) net_namespace: Option<Spanned<String>>,
     pub(super) nice: Option<Spanned<i8>>,
     pub(super) rt_priority: Option<Spanned<u8>>,
     pub(super) no_swap: bool,
