@@ -723,7 +723,10 @@ impl Daemon {
         for old in std::mem::replace(&mut self.fifos, fifos) {
             old.close().await;
         }
-        // 2. Removed instances resign and release their addresses.
+        // 2. The host's static addresses, routes and rules (before the instances: a
+        //    virtual route may go through a static address).
+        crate::statics::update(&self.config, &config, &self.netlink, &self.routes).await;
+        // 3. Removed instances resign and release their addresses.
         let (kept, removed): (Vec<Running>, Vec<Running>) = std::mem::take(&mut self.running)
             .into_iter()
             .partition(|r| {
@@ -766,7 +769,7 @@ impl Daemon {
             .map(|r| r.config.interface.clone())
             .collect();
         self.restore_vmac_sysctls(|iface| !vmac_bases.iter().any(|b| b == iface));
-        // 3. Kept instances take their new parameters without leaving their state.
+        // 4. Kept instances take their new parameters without leaving their state.
         for mut r in kept {
             let Some(new) = config
                 .instances
@@ -780,7 +783,7 @@ impl Daemon {
             }
             self.running.push(r);
         }
-        // 4. Health checks of the new configuration.
+        // 5. Health checks of the new configuration.
         for task in self.scripts.tasks.drain(..) {
             task.abort();
         }
@@ -822,7 +825,7 @@ impl Daemon {
         };
         self.start_watchers(&config);
         self.config = config;
-        // 5. Tracking for everyone, then start the new instances.
+        // 6. Tracking for everyone, then start the new instances.
         let first_new = self.running.len();
         self.running.extend(fresh);
         self.refresh_tracking(mono_now()).await;
@@ -1686,7 +1689,9 @@ impl Daemon {
         for fifo in self.fifos {
             fifo.close().await;
         }
-        // The masters' `virtual_routes` and `virtual_rules` removals queued above.
+        crate::statics::remove_all(&self.config, &self.netlink, &self.routes).await;
+        // The masters' `virtual_routes` and `virtual_rules` removals queued above, and the
+        // static ones.
         self.routes.finish(Duration::from_secs(5)).await;
         drop(self.dataplane);
         info!("stopped; XDP program detached");
@@ -1973,14 +1978,7 @@ async fn resolve_vips(
             (_, Some(v)) => (v.index, iface.index, v.name.clone(), v.mac),
             _ => (iface.index, iface.index, iface.name.clone(), iface.mac),
         };
-        let options = match vip.addr {
-            IpAddr::V4(v4) => AddressOptions {
-                label: vip.label.clone(),
-                broadcast: vip.brd.map(|b| b.resolve(v4, vip.prefix_len)),
-                scope: vip.scope.map(|s| s.number()),
-            },
-            IpAddr::V6(_) => AddressOptions::default(),
-        };
+        let options = AddressOptions::of(vip);
         vips.push(Vip {
             ifindex,
             xdp_ifindex,

@@ -21,6 +21,7 @@ pub mod packet;
 pub mod privilege;
 pub mod scheduling;
 pub mod sd_notify;
+pub mod statics;
 pub mod timer;
 pub mod track;
 pub mod units;

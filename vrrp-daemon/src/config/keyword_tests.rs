@@ -56,6 +56,53 @@ fn net_namespace_at_the_top_or_in_global_defs() {
 }
 
 #[test]
+fn static_entries_and_default_interface() {
+    let text = format!(
+        "static_ipaddress {{\n    10.0.9.1/24 dev eth1 label eth1:a\n    10.0.9.2\n    \
+         10.0.9.1/24\n}}\nstatic_routes {{\n    10.9.0.0/16 via 10.0.0.254\n}}\n\
+         static_rules {{\n    from 10.0.9.1 table 100 priority 1001\n}}\n{}",
+        with_global("    default_interface ens3", "")
+    );
+    let loaded = ok(&text);
+    let c = &loaded.config;
+    assert_eq!(c.global.default_interface, "ens3");
+    assert_eq!(GlobalDefs::default().default_interface, "eth0");
+    let addresses: Vec<(IpAddr, u8, Option<&str>)> = c
+        .static_addresses
+        .iter()
+        .map(|a| (a.addr, a.prefix_len, a.dev.as_deref()))
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            (ip("10.0.9.1"), 24, Some("eth1")),
+            (ip("10.0.9.2"), 32, None)
+        ]
+    );
+    assert_eq!(c.static_addresses[0].label.as_deref(), Some("eth1:a"));
+    assert_eq!(
+        c.static_routes[0].words,
+        ["10.9.0.0/16", "via", "10.0.0.254"]
+    );
+    assert_eq!(
+        c.static_rules[0].words,
+        ["from", "10.0.9.1", "table", "100", "priority", "1001"]
+    );
+    assert_eq!(
+        of(&text, Severity::Warning),
+        [
+            "keepalived.conf:4:5: 10.0.9.1 is listed twice in static_ipaddress; the second is \
+          ignored: remove it"
+        ]
+    );
+    assert_eq!(
+        errors("static_routes {\n    10.9.0.0/16 frobnicate\n}\n").len(),
+        1,
+        "a bad route is an error at its line"
+    );
+}
+
+#[test]
 fn process_keywords() {
     let g = ok(&with_global(
         "    vrrp_priority -5\n    vrrp_rt_priority 20\n    vrrp_no_swap\n    \

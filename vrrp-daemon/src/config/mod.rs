@@ -417,6 +417,9 @@ vrrp_script chk_nginx {
                 track_processes: vec![],
                 sync_groups: vec![],
                 instances: vec![seed_instance()],
+                static_addresses: vec![],
+                static_routes: vec![],
+                static_rules: vec![],
             }
         );
         assert!(loaded.config.runs_scripts());

@@ -40,6 +40,13 @@ pub struct Config {
     pub sync_groups: Vec<SyncGroup>,
     /// `vrrp_instance` blocks, in file order.
     pub instances: Vec<VrrpInstance>,
+    /// `static_ipaddress`: addresses on the host whatever the VRRP states, added at start
+    /// and removed at stop (an address without `dev` is on `default_interface`).
+    pub static_addresses: Vec<VirtualAddress>,
+    /// `static_routes`: likewise, routes.
+    pub static_routes: Vec<VirtualRoute>,
+    /// `static_rules`: likewise, rules.
+    pub static_rules: Vec<VirtualRule>,
 }
 
 impl Config {
@@ -176,6 +183,8 @@ pub struct GlobalDefs {
     pub mcast_group6: Ipv6Addr,
     /// `vrrp_startup_delay` (default 0).
     pub startup_delay: Duration,
+    /// `default_interface` (default `eth0`): where a static address without `dev` goes.
+    pub default_interface: String,
     /// `net_namespace`: the network namespace (`ip netns` name) the daemon runs in.
     pub net_namespace: Option<String>,
     /// `vrrp_priority`, `vrrp_rt_priority`, `vrrp_no_swap`, `vrrp_cpu_affinity`,
@@ -263,6 +272,7 @@ impl Default for GlobalDefs {
             mcast_group4: VRRP_GROUP4,
             mcast_group6: VRRP_GROUP6,
             startup_delay: Duration::ZERO,
+            default_interface: "eth0".to_owned(),
             net_namespace: None,
             process: ProcessTuning::default(),
             notify_fifo: None,

@@ -374,6 +374,43 @@ impl Walker<'_> {
                 }
             }
             "net_namespace" => self.net_namespace(s, &mut raw.global),
+            "static_ipaddress" => {
+                self.no_name(s);
+                if let Some(body) =
+                    self.need_block(s, "`static_ipaddress { 192.168.1.10/24 dev eth0 }`")
+                {
+                    for entry in body.stmts.iter().filter(|e| !e.already_reported()) {
+                        if let Some(a) = self.vip(entry, "static_ipaddress") {
+                            raw.static_addresses.push(a);
+                        }
+                    }
+                }
+            }
+            "static_routes" => {
+                self.no_name(s);
+                if let Some(body) =
+                    self.need_block(s, "`static_routes { 10.1.0.0/16 via 192.168.1.1 }`")
+                {
+                    for entry in body.stmts.iter().filter(|e| !e.already_reported()) {
+                        if let Some(r) = self.route(entry) {
+                            raw.static_routes.push(r);
+                        }
+                    }
+                }
+            }
+            "static_rules" => {
+                self.no_name(s);
+                if let Some(body) = self.need_block(
+                    s,
+                    "`static_rules { from 10.1.0.0/16 table 100 priority 100 }`",
+                ) {
+                    for entry in body.stmts.iter().filter(|e| !e.already_reported()) {
+                        if let Some(r) = self.rule(entry) {
+                            raw.static_rules.push(r);
+                        }
+                    }
+                }
+            }
             "vrrp_script" => self.script(s, raw),
             "vrrp_instance" => self.instance(s, raw),
             "vrrp_sync_group" => self.sync_group(s, raw),
@@ -470,6 +507,11 @@ impl Walker<'_> {
     fn global(&mut self, s: &Stmt<'_>, g: &mut RawGlobal) {
         match s.kw() {
             "net_namespace" => self.net_namespace(s, g),
+            "default_interface" => {
+                if let Some(v) = self.value(s, "default_interface eth0") {
+                    set(self.diags, &mut g.default_interface, s, v.text.clone());
+                }
+            }
             "router_id" => {
                 if let Some(v) = self.value(s, "router_id LB1") {
                     set(self.diags, &mut g.router_id, s, v.text.clone());

@@ -45,6 +45,12 @@ pub(super) struct RawConfig {
     pub(super) track_processes: Vec<RawTrackProcess>,
     pub(super) sync_groups: Vec<RawSyncGroup>,
     pub(super) instances: Vec<RawInstance>,
+    /// `static_ipaddress { }`.
+    pub(super) static_addresses: Vec<Spanned<VirtualAddress>>,
+    /// `static_routes { }`.
+    pub(super) static_routes: Vec<Spanned<VirtualRoute>>,
+    /// `static_rules { }`.
+    pub(super) static_rules: Vec<Spanned<VirtualRule>>,
 }
 
 /// `global_defs` (all of them merged: keepalived allows several).
@@ -76,6 +82,8 @@ pub(super) struct RawGlobal {
     pub(super) mcast_group4: Option<Spanned<std::net::Ipv4Addr>>,
     pub(super) mcast_group6: Option<Spanned<std::net::Ipv6Addr>>,
     pub(super) startup_delay: Option<Spanned<Duration>>,
+    /// `default_interface`.
+    pub(super) default_interface: Option<Spanned<String>>,
     /// `net_namespace` (top level or in `global_defs`).
     pub(super) net_namespace: Option<Spanned<String>>,
     pub(super) nice: Option<Spanned<i8>>,

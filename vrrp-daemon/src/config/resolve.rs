@@ -89,6 +89,7 @@ pub(super) fn resolve(raw: RawConfig, diags: &mut Diags) -> Config {
         .collect();
     unique_instances(&raw.instances, &instances, diags);
     let sync_groups = sync_groups(&raw.sync_groups, &mut instances, &tracked, diags);
+    let static_addresses = static_addresses(&raw.static_addresses, diags);
     Config {
         global,
         scripts,
@@ -96,7 +97,29 @@ pub(super) fn resolve(raw: RawConfig, diags: &mut Diags) -> Config {
         track_processes,
         sync_groups,
         instances,
+        static_addresses,
+        static_routes: raw.static_routes.iter().map(|r| r.value.clone()).collect(),
+        static_rules: raw.static_rules.iter().map(|r| r.value.clone()).collect(),
     }
+}
+
+/// `static_ipaddress` entries, each address once (a repeat is warned about and dropped).
+fn static_addresses(list: &[Spanned<VirtualAddress>], diags: &mut Diags) -> Vec<VirtualAddress> {
+    let mut out: Vec<VirtualAddress> = Vec::new();
+    for a in list {
+        if out.iter().any(|o| o.addr == a.value.addr) {
+            diags.warn(
+                &a.loc,
+                format!(
+                    "{} is listed twice in static_ipaddress; the second is ignored: remove it",
+                    a.value.addr
+                ),
+            );
+            continue;
+        }
+        out.push(a.value.clone());
+    }
+    out
 }
 
 /// What `track_*` entries may name.
@@ -175,6 +198,8 @@ fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
         mcast_group4: value(&g.mcast_group4).unwrap_or(defaults.mcast_group4),
         mcast_group6: value(&g.mcast_group6).unwrap_or(defaults.mcast_group6),
         startup_delay: value(&g.startup_delay).unwrap_or_default(),
+        default_interface: value(&g.default_interface)
+            .unwrap_or_else(|| defaults.default_interface.clone()),
         net_namespace: value(&g.net_namespace),
         process: ProcessTuning {
             nice: value(&g.nice),

@@ -243,6 +243,20 @@ pub struct AddressOptions {
     pub scope: Option<u8>,
 }
 
+impl AddressOptions {
+    /// The options a configured address asks for.
+    pub fn of(vip: &crate::config::VirtualAddress) -> Self {
+        match vip.addr {
+            IpAddr::V4(v4) => Self {
+                label: vip.label.clone(),
+                broadcast: vip.brd.map(|b| b.resolve(v4, vip.prefix_len)),
+                scope: vip.scope.map(|s| s.number()),
+            },
+            IpAddr::V6(_) => Self::default(),
+        }
+    }
+}
+
 /// Set `net.ipv4.conf.IFACE.KEY`, returning the previous value (to restore it later).
 pub fn set_sysctl(iface: &str, key: &str, value: &str) -> Option<String> {
     let path = format!("/proc/sys/net/ipv4/conf/{iface}/{key}");

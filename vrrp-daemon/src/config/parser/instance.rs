@@ -513,7 +513,7 @@ impl Walker<'_> {
 
     /// One line of `virtual_ipaddress` or `virtual_ipaddress_excluded`:
     /// `ADDR[/LEN] [dev IF] [label L] [brd X] [scope S] ...`.
-    fn vip(&mut self, e: &Stmt<'_>, list: &str) -> Option<Spanned<VirtualAddress>> {
+    pub(super) fn vip(&mut self, e: &Stmt<'_>, list: &str) -> Option<Spanned<VirtualAddress>> {
         self.leaf(e);
         let text = e.kw();
         let (addr, prefix_len) = self.prefix(e, list)?;
@@ -845,7 +845,7 @@ impl Walker<'_> {
     }
 
     /// One line of `virtual_routes`: `ip route` syntax plus `no_track`.
-    fn route(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualRoute>> {
+    pub(super) fn route(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualRoute>> {
         self.leaf(e);
         let words: Vec<&super::Token> = e.words().collect();
         let line = joined(&words);
@@ -1090,7 +1090,7 @@ impl Walker<'_> {
     /// One line of `virtual_rules`: `ip rule` syntax plus `no_track`. Only its family is
     /// worked out here, from its addresses (`from`, `to`...); `ip rule` checks the rest
     /// when the rule is added, and a rule it refuses is logged with its words.
-    fn rule(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualRule>> {
+    pub(super) fn rule(&mut self, e: &Stmt<'_>) -> Option<Spanned<VirtualRule>> {
         self.leaf(e);
         let words: Vec<&super::Token> = e.words().collect();
         let line = joined(&words);
