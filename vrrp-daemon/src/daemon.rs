@@ -2311,6 +2311,17 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
             }
             // The sync group decides (Daemon::carry_out).
             Action::ReadyForMaster => {}
+            Action::HeardLowerPriority { from, priority } => {
+                debug!(instance = %r.config.name, %from, "master heard a lower priority");
+                r.notifier.notify_rx_lower_pri();
+                let line = format!(
+                    "INSTANCE \"{}\" MASTER_RX_LOWER_PRI {priority}\n",
+                    r.config.name
+                );
+                for fifo in edges.fifos.iter_mut() {
+                    fifo.write_line(&line);
+                }
+            }
             Action::Notify { state, priority } => {
                 r.notifier.notify(state, priority);
                 let line = Fifo::line(&r.config.name, state, priority);

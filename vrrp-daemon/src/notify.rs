@@ -29,6 +29,8 @@ struct Scripts {
     fault: Option<String>,
     stop: Option<String>,
     generic: Option<String>,
+    /// `notify_master_rx_lower_pri`.
+    master_rx_lower_pri: Option<String>,
     /// `notify_deleted`: report DELETED instead of FAULT on removal.
     deleted: bool,
     deleted_script: Option<String>,
@@ -55,6 +57,7 @@ impl Notifier {
                 fault: instance.notify_fault.clone(),
                 stop: instance.notify_stop.clone(),
                 generic: instance.notify.clone(),
+                master_rx_lower_pri: instance.notify_master_rx_lower_pri.clone(),
                 deleted: instance.notify_deleted,
                 deleted_script: instance.notify_deleted_script.clone(),
             },
@@ -131,6 +134,14 @@ impl Notifier {
         let commands = self.removal_commands(priority);
         if !commands.is_empty() {
             let _ = self.queue.send(commands);
+        }
+    }
+
+    /// Queue `notify_master_rx_lower_pri`, as written (keepalived adds no arguments, and
+    /// runs no generic `notify` for this event).
+    pub fn notify_rx_lower_pri(&self) {
+        if let Some(line) = &self.scripts.master_rx_lower_pri {
+            let _ = self.queue.send(vec![split_command(line)]);
         }
     }
 

@@ -702,8 +702,9 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         VrrpInstance,
         "notify_master_rx_lower_pri",
-        AcceptedNotActed,
-        "that script is not run",
+        Acted,
+        "run each time this master hears a lower priority; notify FIFOs get \
+         MASTER_RX_LOWER_PRI",
     ),
     kw(VrrpInstance, "smtp_alert", AcceptedNotActed, ""),
     kw(

@@ -61,6 +61,7 @@ impl Config {
                 || i.notify_stop.is_some()
                 || i.notify.is_some()
                 || i.notify_deleted_script.is_some()
+                || i.notify_master_rx_lower_pri.is_some()
         };
         let group_scripts = |g: &SyncGroup| {
             g.notify_master.is_some()
@@ -720,6 +721,9 @@ pub struct VrrpInstance {
     pub notify_deleted: bool,
     /// The script of `notify_deleted SCRIPT`.
     pub notify_deleted_script: Option<String>,
+    /// `notify_master_rx_lower_pri`: run when this master hears a lower priority (after a
+    /// split brain, e.g. to take back a cloud secondary address the other side moved).
+    pub notify_master_rx_lower_pri: Option<String>,
     /// `garp_master_delay` (global `vrrp_garp_master_delay`, default 5 s; 0 = no 2nd burst).
     pub garp_master_delay: Duration,
     /// `garp_master_repeat` (global `vrrp_garp_master_repeat`, default 5).

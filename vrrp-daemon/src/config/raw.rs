@@ -171,6 +171,8 @@ pub(super) struct RawNotify {
     pub(super) fault: Option<Spanned<String>>,
     pub(super) stop: Option<Spanned<String>>,
     pub(super) generic: Option<Spanned<String>>,
+    /// `notify_master_rx_lower_pri` (instances only).
+    pub(super) master_rx_lower_pri: Option<Spanned<String>>,
 }
 
 /// A `vrrp_sync_group NAME { }` block.

@@ -744,6 +744,7 @@ fn instance(
         notify: notify(&r.notify.generic),
         notify_deleted: r.notify_deleted.is_some(),
         notify_deleted_script: r.notify_deleted.as_ref().and_then(|n| n.value.clone()),
+        notify_master_rx_lower_pri: notify(&r.notify.master_rx_lower_pri),
         garp_master_delay: value(&r.garp_master_delay).map_or(defs.garp_master_delay, secs),
         garp_master_repeat: value(&r.garp_master_repeat).unwrap_or(defs.garp_master_repeat),
         garp,

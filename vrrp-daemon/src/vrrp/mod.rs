@@ -243,6 +243,14 @@ pub enum Action {
     /// daemon moves the whole group to MASTER ([`Event::SyncGroup`]) once every member is
     /// ready ([`Instance::is_ready_for_master`]) or already master.
     ReadyForMaster,
+    /// This master heard a lower priority from another router (`notify_master_rx_lower_pri`
+    /// and the notify FIFOs' `MASTER_RX_LOWER_PRI`).
+    HeardLowerPriority {
+        /// Who sent it.
+        from: IpAddr,
+        /// This master's effective priority.
+        priority: u8,
+    },
     /// Run the notify scripts for the state just entered.
     Notify {
         /// The state entered.
@@ -563,6 +571,10 @@ impl Instance {
             // Listen to the new master as to any accepted advert (adopting its v3 interval).
             self.backup_rx(adv, now);
         } else if adv.from != self.params.primary_addr {
+            out.push(Action::HeardLowerPriority {
+                from: adv.from,
+                priority: self.priority,
+            });
             // keepalived's default ("forcing new election"), RFC 9568 §6.4.3: re-assert at once
             // so the lower-priority router yields and bridges relearn where the master is.
             if !self.params.lower_prio_no_advert {

@@ -277,13 +277,24 @@ fn preempt_delay_accepts_a_lower_master_until_it_runs_out() {
     assert_eq!(took_over_at, Some(SEC + down), "stopped at {now}");
 }
 
+/// What a master at `priority` reports when it hears a lower one from [`PEER`].
+fn heard_lower(priority: u8) -> Action {
+    Action::HeardLowerPriority {
+        from: PEER,
+        priority,
+    }
+}
+
 #[test]
 fn equal_priority_tie_break_on_primary_address() {
     // We (10.0.0.2) are master; an equal-priority advert from 10.0.0.1 loses.
     let mut i = started(params(3, 100, Centiseconds(10)));
     i.handle(Event::Timer, i.deadline().unwrap());
     let actions = i.handle(advert(PEER, 100, Centiseconds(10)), t(SEC));
-    assert_eq!(actions, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(
+        actions,
+        vec![heard_lower(100), Action::SendAdvert { priority: 100 }]
+    );
     assert_eq!(i.state(), State::Master);
     // From 10.0.0.3 it wins.
     i.handle(advert(PEER_HIGH_ADDR, 100, Centiseconds(10)), t(SEC + MS));
@@ -296,16 +307,16 @@ fn master_answers_lower_priority_unless_told_not_to() {
     i.handle(Event::Timer, i.deadline().unwrap());
     assert_eq!(
         i.handle(advert(PEER, 50, Centiseconds(10)), t(SEC)),
-        vec![Action::SendAdvert { priority: 100 }]
+        vec![heard_lower(100), Action::SendAdvert { priority: 100 }]
     );
     let mut p = params(3, 100, Centiseconds(10));
     p.lower_prio_no_advert = true;
     let mut quiet = started(p);
     quiet.handle(Event::Timer, quiet.deadline().unwrap());
-    assert!(
-        quiet
-            .handle(advert(PEER, 50, Centiseconds(10)), t(SEC))
-            .is_empty()
+    // No advert in answer; the scripts and FIFOs still hear of it.
+    assert_eq!(
+        quiet.handle(advert(PEER, 50, Centiseconds(10)), t(SEC)),
+        vec![heard_lower(100)]
     );
 }
 
@@ -573,7 +584,7 @@ fn two_address_owners_meeting_break_the_tie_on_the_address() {
     // A lower address: we stay master and answer at once.
     assert_eq!(
         i.handle(advert(PEER, 255, Centiseconds(100)), t(SEC)),
-        vec![Action::SendAdvert { priority: 255 }]
+        vec![heard_lower(255), Action::SendAdvert { priority: 255 }]
     );
     assert_eq!(i.state(), State::Master);
     // A higher address: we yield, keeping 255.
@@ -634,6 +645,7 @@ fn lower_priority_advert_triggers_the_split_brain_garp_bursts() {
     assert_eq!(
         i.handle(advert(PEER, 90, Centiseconds(10)), heard),
         vec![
+            heard_lower(100),
             Action::SendAdvert { priority: 100 },
             Action::SendGarp(GarpBurst::LowerPriority)
         ]

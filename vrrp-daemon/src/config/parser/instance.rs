@@ -228,6 +228,9 @@ impl Walker<'_> {
             "notify_fault" => self.notify(s, &mut inst.notify.fault),
             "notify_stop" => self.notify(s, &mut inst.notify.stop),
             "notify" => self.notify(s, &mut inst.notify.generic),
+            "notify_master_rx_lower_pri" => {
+                self.notify(s, &mut inst.notify.master_rx_lower_pri);
+            }
             "notify_deleted" => {
                 self.leaf(s);
                 match s.args.as_slice() {
