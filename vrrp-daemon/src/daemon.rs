@@ -2311,6 +2311,17 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
             }
             // The sync group decides (Daemon::carry_out).
             Action::ReadyForMaster => {}
+            Action::PriorityChanged { state, priority } => {
+                if r.config.notify_priority_changes {
+                    let line = format!(
+                        "INSTANCE \"{}\" {state}_PRIORITY {priority}\n",
+                        r.config.name
+                    );
+                    for fifo in edges.fifos.iter_mut() {
+                        fifo.write_line(&line);
+                    }
+                }
+            }
             Action::HeardLowerPriority { from, priority } => {
                 debug!(instance = %r.config.name, %from, "master heard a lower priority");
                 r.notifier.notify_rx_lower_pri();

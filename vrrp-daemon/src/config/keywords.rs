@@ -448,8 +448,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         GlobalDefs,
         "vrrp_notify_priority_changes",
-        AcceptedNotActed,
-        "",
+        Acted,
+        "the instances' default for notify_priority_changes",
     ),
     kw(
         GlobalDefs,
@@ -710,8 +710,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(
         VrrpInstance,
         "notify_priority_changes",
-        AcceptedNotActed,
-        "",
+        Acted,
+        "notify FIFOs get MASTER_PRIORITY / BACKUP_PRIORITY lines",
     ),
     kw(
         VrrpInstance,

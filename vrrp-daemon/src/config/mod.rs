@@ -375,6 +375,7 @@ vrrp_script chk_nginx {
             notify_deleted: false,
             notify_deleted_script: None,
             notify_master_rx_lower_pri: None,
+            notify_priority_changes: false,
             garp_master_delay: Duration::from_secs(5),
             garp_master_repeat: 5,
             garp: GarpConfig {

@@ -167,6 +167,8 @@ pub struct GlobalDefs {
     pub min_garp: bool,
     /// `vrrp_lower_prio_no_advert` (default false).
     pub lower_prio_no_advert: bool,
+    /// `vrrp_notify_priority_changes` (default false): the instances' default.
+    pub notify_priority_changes: bool,
     /// `vrrp_higher_prio_send_advert` (default true here, false in keepalived: see the
     /// keyword table).
     pub higher_prio_send_advert: bool,
@@ -265,6 +267,7 @@ impl Default for GlobalDefs {
             gna_interval: Duration::ZERO,
             min_garp: false,
             lower_prio_no_advert: false,
+            notify_priority_changes: false,
             higher_prio_send_advert: true,
             down_timer_adverts: 3,
             strict: false,
@@ -719,6 +722,9 @@ pub struct VrrpInstance {
     /// `notify_deleted [SCRIPT]`: report DELETED rather than FAULT when a reload removes the
     /// instance.
     pub notify_deleted: bool,
+    /// `notify_priority_changes` (default `vrrp_notify_priority_changes`): the notify FIFOs
+    /// get `MASTER_PRIORITY` / `BACKUP_PRIORITY` lines when the priority changes.
+    pub notify_priority_changes: bool,
     /// The script of `notify_deleted SCRIPT`.
     pub notify_deleted_script: Option<String>,
     /// `notify_master_rx_lower_pri`: run when this master hears a lower priority (after a

@@ -635,6 +635,11 @@ impl Walker<'_> {
                     set(self.diags, &mut g.min_garp, s, b);
                 }
             }
+            "vrrp_notify_priority_changes" => {
+                if let Some(b) = self.bool_value(s) {
+                    set(self.diags, &mut g.notify_priority_changes, s, b);
+                }
+            }
             "vrrp_lower_prio_no_advert" => {
                 if let Some(b) = self.bool_value(s) {
                     set(self.diags, &mut g.lower_prio_no_advert, s, b);

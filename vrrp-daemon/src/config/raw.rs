@@ -76,6 +76,7 @@ pub(super) struct RawGlobal {
     pub(super) lower_prio_no_advert: Option<Spanned<bool>>,
     pub(super) higher_prio_send_advert: Option<Spanned<bool>>,
     pub(super) down_timer_adverts: Option<Spanned<u8>>,
+    pub(super) notify_priority_changes: Option<Spanned<bool>>,
     pub(super) strict: bool,
     pub(super) check_unicast_src: bool,
     pub(super) skip_check_adv_addr: bool,
@@ -241,6 +242,7 @@ pub(super) struct RawInstance {
     pub(super) notify: RawNotify,
     /// `notify_deleted [SCRIPT]`.
     pub(super) notify_deleted: Option<Spanned<Option<String>>>,
+    pub(super) notify_priority_changes: Option<Spanned<bool>>,
     pub(super) garp_master_delay: Option<Spanned<u32>>,
     pub(super) garp_master_repeat: Option<Spanned<u32>>,
     pub(super) garp_master_refresh: Option<Spanned<u32>>,
@@ -294,6 +296,7 @@ impl RawInstance {
             preempt_delay: None,
             notify: RawNotify::default(),
             notify_deleted: None,
+            notify_priority_changes: None,
             garp_master_delay: None,
             garp_master_repeat: None,
             garp_master_refresh: None,

@@ -187,6 +187,7 @@ fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
         gna_interval: value(&g.gna_interval).unwrap_or_default(),
         min_garp,
         lower_prio_no_advert: value(&g.lower_prio_no_advert).unwrap_or(false),
+        notify_priority_changes: value(&g.notify_priority_changes).unwrap_or(false),
         // On by default here (keepalived: off): a master yielding to a higher priority sends
         // one last advert, which makes the winner re-announce (garp_lower_prio_*), so a
         // healed split brain never leaves clients pointing at the loser.
@@ -743,6 +744,8 @@ fn instance(
         notify_stop: notify(&r.notify.stop),
         notify: notify(&r.notify.generic),
         notify_deleted: r.notify_deleted.is_some(),
+        notify_priority_changes: value(&r.notify_priority_changes)
+            .unwrap_or(defs.notify_priority_changes),
         notify_deleted_script: r.notify_deleted.as_ref().and_then(|n| n.value.clone()),
         notify_master_rx_lower_pri: notify(&r.notify.master_rx_lower_pri),
         garp_master_delay: value(&r.garp_master_delay).map_or(defs.garp_master_delay, secs),

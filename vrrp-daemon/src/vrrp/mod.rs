@@ -251,6 +251,13 @@ pub enum Action {
         /// This master's effective priority.
         priority: u8,
     },
+    /// The effective priority changed without a change of state.
+    PriorityChanged {
+        /// The state it stays in (MASTER or BACKUP).
+        state: State,
+        /// The new effective priority.
+        priority: u8,
+    },
     /// Run the notify scripts for the state just entered.
     Notify {
         /// The state entered.
@@ -599,7 +606,19 @@ impl Instance {
         self.track_delta = delta;
         self.track_fault = fault;
         let old_down = self.master_down_nanos();
+        let old_priority = self.priority;
         self.priority = effective_priority(self.params.priority, delta);
+        // Without a state change (which reports its priority itself), a new priority of a
+        // master or backup is news for the notify FIFOs (`notify_priority_changes`).
+        if self.priority != old_priority
+            && !fault
+            && matches!(self.state, State::Master | State::Backup)
+        {
+            out.push(Action::PriorityChanged {
+                state: self.state,
+                priority: self.priority,
+            });
+        }
         match (self.state, fault) {
             (State::Backup | State::Master, true) => {
                 self.enter(State::Fault, Reason::TrackFault, now, out);

@@ -398,8 +398,26 @@ fn failed_tracking_lowers_priority_and_a_better_backup_preempts() {
         },
         t(10 * SEC),
     );
-    assert!(actions.is_empty());
+    // Nothing on the wire yet; the FIFOs may hear of it (notify_priority_changes).
+    assert_eq!(
+        actions,
+        vec![Action::PriorityChanged {
+            state: State::Master,
+            priority: 80
+        }]
+    );
     assert_eq!(m.priority(), 80);
+    // The same tracking result again is no news.
+    assert!(
+        m.handle(
+            Event::Tracking {
+                delta: -20,
+                fault: false,
+            },
+            t(10 * SEC),
+        )
+        .is_empty()
+    );
     let next = m.deadline().unwrap();
     assert_eq!(
         m.handle(Event::Timer, next),

@@ -412,6 +412,11 @@ impl Walker<'_> {
                     set(self.diags, &mut inst.skip_check_adv_addr, s, b);
                 }
             }
+            "notify_priority_changes" => {
+                if let Some(b) = self.bool_value(s) {
+                    set(self.diags, &mut inst.notify_priority_changes, s, b);
+                }
+            }
             "lower_prio_no_advert" => {
                 if let Some(b) = self.bool_value(s) {
                     set(self.diags, &mut inst.lower_prio_no_advert, s, b);

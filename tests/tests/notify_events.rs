@@ -1,7 +1,12 @@
-//! `notify_master_rx_lower_pri`: after a split brain heals, the master that wins hears the
-//! other side's lower-priority adverts and runs that script (in the cloud, to take back a
-//! secondary address the other side moved), and its notify FIFO gets a
-//! `MASTER_RX_LOWER_PRI` line. Needs root (`cargo xtask test`).
+//! Events beyond state changes that scripts and notify FIFOs hear of:
+//! - `notify_master_rx_lower_pri`: after a split brain heals, the master that wins hears
+//!   the other side's lower-priority adverts and runs that script (in the cloud, to take
+//!   back a secondary address the other side moved), and its notify FIFO gets a
+//!   `MASTER_RX_LOWER_PRI` line;
+//! - `vrrp_notify_priority_changes`: a priority change without a state change is a
+//!   `MASTER_PRIORITY` / `BACKUP_PRIORITY` line.
+//!
+//! Needs root (`cargo xtask test`).
 use std::time::Duration;
 
 use vrrp_tests::{Lab, is_root};
@@ -88,4 +93,58 @@ fn the_winner_of_a_healed_split_brain_runs_its_rx_lower_pri_script() {
     // As keepalived: the script gets no arguments of its own (only what it was given).
     let runs = std::fs::read_to_string(&rx_out).unwrap();
     assert!(runs.lines().all(|l| l == "rx VI_1"), "{runs}");
+}
+
+#[test]
+fn priority_changes_reach_the_notify_fifo() {
+    assert!(is_root(), "needs root: run through `cargo xtask test`");
+    let lab = Lab::builder().nodes(1).client(false).build().expect("lab");
+    let fifo_out = lab.dir().join("fifo.out");
+    let weight = lab.dir().join("weight");
+    std::fs::write(&weight, "0\n").unwrap();
+    let reader = script(
+        &lab,
+        "reader.sh",
+        &format!("cat \"$1\" >> {}", fifo_out.display()),
+    );
+    let config = format!(
+        "global_defs {{\n    notify_fifo {}\n    notify_fifo_script {}\n    \
+         vrrp_notify_priority_changes\n}}\ntrack_file weight {{\n    file {}\n    weight 1\n}}\n{}",
+        lab.dir().join("notify.fifo").display(),
+        reader.display(),
+        weight.display(),
+        instance("MASTER", 100, "    track_file {\n        weight\n    }\n")
+    );
+    let d = lab.spawn_daemon(1, &config, &[]).expect("daemon");
+    let lines = || {
+        std::fs::read_to_string(&fifo_out)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    lab.wait_for(Duration::from_secs(10), 10 * MS, || {
+        lines().contains(&"INSTANCE \"VI_1\" MASTER 100".to_owned())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}: {:?}\n{}", lines(), d.log()));
+    // The tracked file lowers the priority, then gives it back: two lines, no state change.
+    std::fs::write(&weight, "-20\n").unwrap();
+    lab.wait_for(Duration::from_secs(5), 10 * MS, || {
+        lines().contains(&"INSTANCE \"VI_1\" MASTER_PRIORITY 80".to_owned())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}: {:?}\n{}", lines(), d.log()));
+    std::fs::write(&weight, "0\n").unwrap();
+    lab.wait_for(Duration::from_secs(5), 10 * MS, || {
+        lines().contains(&"INSTANCE \"VI_1\" MASTER_PRIORITY 100".to_owned())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}: {:?}\n{}", lines(), d.log()));
+    assert_eq!(
+        lines(),
+        [
+            "INSTANCE \"VI_1\" BACKUP 100",
+            "INSTANCE \"VI_1\" MASTER 100",
+            "INSTANCE \"VI_1\" MASTER_PRIORITY 80",
+            "INSTANCE \"VI_1\" MASTER_PRIORITY 100",
+        ]
+    );
 }
