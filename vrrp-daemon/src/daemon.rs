@@ -119,6 +119,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         heartbeat: coalesce::HeartbeatLimiter::default(),
         routes: Routes::start(),
         recreated: Default::default(),
+        awaited: Default::default(),
         startup_hold: None,
         outbox: Outbox::default(),
         links: HashMap::new(),
@@ -392,6 +393,9 @@ struct Daemon {
     /// Interfaces deleted and created again under the same name whose instances still
     /// have to be set up on the new one (retried every second until that works).
     recreated: std::collections::BTreeSet<String>,
+    /// Interfaces that instances need but that do not exist yet (`dynamic_interfaces`):
+    /// their instances are set up when the link monitor sees them appear.
+    awaited: std::collections::BTreeSet<String>,
     /// `vrrp_startup_delay`: until then instances stay in INIT (no adverts, no takeover),
     /// as keepalived holds them while a booting host's network settles.
     startup_hold: Option<tokio::time::Instant>,
@@ -655,6 +659,14 @@ impl Daemon {
                 .iter()
                 .any(|r| identity(&r.config) == identity(inst))
             {
+                if config.global.dynamic_interfaces
+                    && let Some(missing) = missing_interface(inst)
+                {
+                    if self.awaited.insert(missing.to_owned()) {
+                        warn!(instance = %inst.name, interface = %missing, "interface does not exist yet; the instance starts when it appears (dynamic_interfaces)");
+                    }
+                    continue;
+                }
                 if !self.attached.contains(&inst.interface) && self.adopt_link(&inst.interface) {
                     if self.options.consume_adverts {
                         let iface = self.netlink.interface(&inst.interface).await?;
@@ -1149,6 +1161,12 @@ impl Daemon {
             *up = change.up;
             info!(interface = %change.name, up = change.up, "tracked interface changed");
             self.refresh_tracking(mono_now()).await;
+        }
+        // An interface instances were waiting for: set them up (retried every second
+        // until it is up and has its address, as for a re-created one).
+        if !change.deleted && self.awaited.remove(&change.name) {
+            info!(interface = %change.name, "awaited interface appeared; setting up its instances");
+            self.recreated.insert(change.name.clone());
         }
         // The same name on a new index: the interface was deleted and created again (a
         // network manager rebuilding a VLAN or a bond). The XDP link, the sockets and the
@@ -1991,6 +2009,19 @@ async fn resolve_vips(
         });
     }
     Ok(vips)
+}
+
+/// The first interface `inst` needs that does not exist: its own, or a virtual address's
+/// `dev`.
+fn missing_interface(inst: &VrrpInstance) -> Option<&str> {
+    std::iter::once(inst.interface.as_str())
+        .chain(
+            inst.virtual_addresses
+                .iter()
+                .chain(&inst.virtual_addresses_excluded)
+                .filter_map(|v| v.dev.as_deref()),
+        )
+        .find(|name| crate::net::addresses::interface_index(name) == 0)
 }
 
 /// What the XDP program checks for this instance, and the advert we send (it carries the

@@ -368,21 +368,13 @@ pub fn send(p: &Packet) -> Result<()> {
     }
     let to = match to {
         SocketAddr::V6(mut v6) => {
-            v6.set_scope_id(nix_ifindex(&p.interface));
+            v6.set_scope_id(crate::net::addresses::interface_index(&p.interface));
             SocketAddr::V6(v6)
         }
         v4 => v4,
     };
     socket.send_to(&p.bytes, &SockAddr::from(to))?;
     Ok(())
-}
-
-fn nix_ifindex(name: &str) -> u32 {
-    let Ok(c) = std::ffi::CString::new(name) else {
-        return 0;
-    };
-    // SAFETY: valid C string.
-    unsafe { libc::if_nametoindex(c.as_ptr()) }
 }
 
 /// A complete IPv4 or IPv6 packet around a VRRP message, as the kernel would build it for

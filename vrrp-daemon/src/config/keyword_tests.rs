@@ -103,6 +103,22 @@ fn static_entries_and_default_interface() {
 }
 
 #[test]
+fn dynamic_interfaces() {
+    assert!(!GlobalDefs::default().dynamic_interfaces);
+    for line in ["dynamic_interfaces", "dynamic_interfaces allow_if_changes"] {
+        let c = ok(&with_global(&format!("    {line}"), "")).config;
+        assert!(c.global.dynamic_interfaces, "{line}");
+    }
+    assert_eq!(
+        errors("global_defs {\n    dynamic_interfaces sometimes\n}\n"),
+        [
+            "keepalived.conf:2:5: dynamic_interfaces takes only `allow_if_changes`, not \
+          `sometimes`; write `dynamic_interfaces` or `dynamic_interfaces allow_if_changes`"
+        ]
+    );
+}
+
+#[test]
 fn process_keywords() {
     let g = ok(&with_global(
         "    vrrp_priority -5\n    vrrp_rt_priority 20\n    vrrp_no_swap\n    \

@@ -381,7 +381,13 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(GlobalDefs, "smtp_alert_vrrp", AcceptedNotActed, ""),
     kw(GlobalDefs, "smtp_alert_checker", AcceptedNotActed, ""),
     kw(GlobalDefs, "checker_log_all_failures", AcceptedNotActed, ""),
-    kw(GlobalDefs, "dynamic_interfaces", AcceptedNotActed, ""),
+    kw(
+        GlobalDefs,
+        "dynamic_interfaces",
+        Acted,
+        "an instance whose interface (or a VIP's `dev`) does not exist waits for it; \
+         allow_if_changes is implied",
+    ),
     kw(GlobalDefs, "no_email_faults", AcceptedNotActed, ""),
     kw(
         GlobalDefs,

@@ -186,6 +186,9 @@ pub struct GlobalDefs {
     pub mcast_group6: Ipv6Addr,
     /// `vrrp_startup_delay` (default 0).
     pub startup_delay: Duration,
+    /// `dynamic_interfaces`: an instance whose interface does not exist yet waits for it
+    /// (without, as in keepalived, the daemon refuses to start).
+    pub dynamic_interfaces: bool,
     /// `default_interface` (default `eth0`): where a static address without `dev` goes.
     pub default_interface: String,
     /// `net_namespace`: the network namespace (`ip netns` name) the daemon runs in.
@@ -276,6 +279,7 @@ impl Default for GlobalDefs {
             mcast_group4: VRRP_GROUP4,
             mcast_group6: VRRP_GROUP6,
             startup_delay: Duration::ZERO,
+            dynamic_interfaces: false,
             default_interface: "eth0".to_owned(),
             net_namespace: None,
             process: ProcessTuning::default(),

@@ -507,6 +507,21 @@ impl Walker<'_> {
     fn global(&mut self, s: &Stmt<'_>, g: &mut RawGlobal) {
         match s.kw() {
             "net_namespace" => self.net_namespace(s, g),
+            "dynamic_interfaces" => {
+                self.leaf(s);
+                match s.args.as_slice() {
+                    [] => g.dynamic_interfaces = true,
+                    [v] if v.text == "allow_if_changes" => g.dynamic_interfaces = true,
+                    [v, ..] => self.diags.error(
+                        s.loc(),
+                        format!(
+                            "dynamic_interfaces takes only `allow_if_changes`, not `{}`; write \
+                             `dynamic_interfaces` or `dynamic_interfaces allow_if_changes`",
+                            v.text
+                        ),
+                    ),
+                }
+            }
             "default_interface" => {
                 if let Some(v) = self.value(s, "default_interface eth0") {
                     set(self.diags, &mut g.default_interface, s, v.text.clone());

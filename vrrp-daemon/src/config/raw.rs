@@ -83,6 +83,8 @@ pub(super) struct RawGlobal {
     pub(super) mcast_group4: Option<Spanned<std::net::Ipv4Addr>>,
     pub(super) mcast_group6: Option<Spanned<std::net::Ipv6Addr>>,
     pub(super) startup_delay: Option<Spanned<Duration>>,
+    /// `dynamic_interfaces [allow_if_changes]`.
+    pub(super) dynamic_interfaces: bool,
     /// `default_interface`.
     pub(super) default_interface: Option<Spanned<String>>,
     /// `net_namespace` (top level or in `global_defs`).

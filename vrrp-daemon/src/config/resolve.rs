@@ -199,6 +199,7 @@ fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
         mcast_group4: value(&g.mcast_group4).unwrap_or(defaults.mcast_group4),
         mcast_group6: value(&g.mcast_group6).unwrap_or(defaults.mcast_group6),
         startup_delay: value(&g.startup_delay).unwrap_or_default(),
+        dynamic_interfaces: g.dynamic_interfaces,
         default_interface: value(&g.default_interface)
             .unwrap_or_else(|| defaults.default_interface.clone()),
         net_namespace: value(&g.net_namespace),

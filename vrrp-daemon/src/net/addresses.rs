@@ -46,6 +46,13 @@ impl Netlink {
 
     /// Look up an interface by name.
     pub async fn interface(&self, name: &str) -> Result<Interface> {
+        if interface_index(name) == 0 {
+            bail!(
+                "interface {name} does not exist; check the `interface` / `dev` keywords and \
+                 `ip link` (or set dynamic_interfaces in global_defs to start the instance \
+                 when the interface appears)"
+            );
+        }
         let mut links = self
             .handle
             .link()
@@ -255,6 +262,15 @@ impl AddressOptions {
             IpAddr::V6(_) => Self::default(),
         }
     }
+}
+
+/// The index of interface `name` in this network namespace, 0 when there is none.
+pub fn interface_index(name: &str) -> u32 {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return 0;
+    };
+    // SAFETY: valid C string.
+    unsafe { libc::if_nametoindex(c.as_ptr()) }
 }
 
 /// Set `net.ipv4.conf.IFACE.KEY`, returning the previous value (to restore it later).
