@@ -37,7 +37,10 @@ use crate::{
     dataplane::Dataplane,
     guardian::{self, Guardian},
     handoff::{self, HandedInstance, HandedScript, Handoff},
-    net::monitor::{AddressRemoved, LinkChange, spawn_address_monitor, spawn_link_monitor},
+    net::monitor::{
+        AddressRemoved, LinkChange, RoutingRemoved, spawn_address_monitor, spawn_link_monitor,
+        spawn_routing_monitor,
+    },
     net::{
         AddressOptions, AdvertSocket, GarpSocket, Interface, NaSocket, Netlink, Outbox,
         pacer::{self, Pacer},
@@ -104,6 +107,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     let mut events =
         unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
             .map_err(|e| anyhow::anyhow!("watching the XDP event ring buffer: {e}"))?;
+    let (lost_tx, mut routes_lost) = mpsc::unbounded_channel();
 
     let mut daemon = Daemon {
         options,
@@ -117,7 +121,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         running: Vec::new(),
         scripts: Scripts::default(),
         heartbeat: coalesce::HeartbeatLimiter::default(),
-        routes: Routes::start(),
+        routes: Routes::start(lost_tx),
         recreated: Default::default(),
         awaited: Default::default(),
         startup_hold: None,
@@ -149,6 +153,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     spawn_link_monitor(link_tx)?;
     let (removed_tx, mut removed_addresses) = mpsc::unbounded_channel();
     spawn_address_monitor(removed_tx)?;
+    let (routing_tx, mut routing_removed) = mpsc::unbounded_channel();
+    spawn_routing_monitor(routing_tx)?;
     daemon.dataplane.heartbeat(mono_now().0)?;
     // A restart that takes over carries on at once; only a fresh start waits.
     let delay = config.global.startup_delay;
@@ -232,6 +238,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             Some(result) = daemon.scripts.results.recv() => daemon.on_script_result(result).await,
             Some(change) = link_changes.recv() => daemon.on_link_change(change).await,
             Some(removed) = removed_addresses.recv() => daemon.on_address_removed(removed).await,
+            Some(removed) = routing_removed.recv() => daemon.on_routing_removed(&removed),
+            Some(lost) = routes_lost.recv() => daemon.on_route_lost(lost).await,
             _ = retry.tick(), if !daemon.recreated.is_empty() => daemon.set_up_recreated().await,
             _ = time::sleep_until(daemon.startup_hold.unwrap_or_else(time::Instant::now)), if daemon.startup_hold.is_some() => {
                 daemon.end_startup_hold().await;
@@ -1221,6 +1229,58 @@ impl Daemon {
         }
         warn!(instance = %self.running[i].config.name, addr = %removed.addr, "a virtual address was removed by someone else; stepping down to BACKUP (no_track on the address keeps MASTER)");
         self.drive(i, Event::AddressLost, mono_now()).await;
+    }
+
+    /// The kernel deleted a route or rule: if it is a tracked one of a master, check on the
+    /// route task (after the changes queued there, our own included) that it is really
+    /// gone before anything follows from it.
+    fn on_routing_removed(&self, removed: &RoutingRemoved) {
+        for r in self
+            .running
+            .iter()
+            .filter(|r| r.fsm.state() == vrrp::State::Master)
+        {
+            let name = &r.config.name;
+            match *removed {
+                RoutingRemoved::Route { v6, dst, table } => {
+                    for route in r.config.virtual_routes.iter().filter(|v| !v.no_track) {
+                        if routes::is_route(route, v6, dst, table) {
+                            self.routes.verify(
+                                name,
+                                route.words.join(" "),
+                                routes::route_probe(route),
+                            );
+                        }
+                    }
+                }
+                RoutingRemoved::Rule { v6, priority } => {
+                    for rule in r.config.virtual_rules.iter().filter(|v| !v.no_track) {
+                        if routes::is_rule(rule, v6, priority) {
+                            self.routes.verify(
+                                name,
+                                rule.words.join(" "),
+                                routes::rule_probe(rule, priority),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A master's tracked route or rule is gone and we did not remove it: step down, as
+    /// keepalived does, so that a peer that still can serve takes over (it comes back
+    /// with the next mastership).
+    async fn on_route_lost(&mut self, lost: routes::Lost) {
+        let Some(i) = self
+            .running
+            .iter()
+            .position(|r| r.config.name == lost.instance && r.fsm.state() == vrrp::State::Master)
+        else {
+            return;
+        };
+        warn!(instance = %lost.instance, entry = %lost.entry, "a virtual route or rule was removed by someone else; stepping down to BACKUP (no_track on it keeps MASTER)");
+        self.drive(i, Event::RouteLost, mono_now()).await;
     }
 
     /// Set up afresh the instances of interfaces that were deleted and created again:

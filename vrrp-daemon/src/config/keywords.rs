@@ -673,14 +673,15 @@ pub const KEYWORDS: &[Keyword] = &[
         "virtual_routes",
         Acted,
         "added (`ip route replace`) while master, removed on leaving, by the crash guardian too; \
-         a route removed by someone else is not tracked",
+         a master whose route someone else removes steps down to BACKUP unless no_track",
     ),
     kw(
         VrrpInstance,
         "virtual_rules",
         Acted,
         "added (`ip rule add`) while master, removed on leaving, by the crash guardian too; \
-         a rule removed by someone else is not tracked",
+         a master whose rule someone else removes steps down to BACKUP unless no_track (a \
+         rule is known by its priority: one without is not tracked)",
     ),
     kw(VrrpInstance, "promote_secondaries", AcceptedNotActed, ""),
     kw(VrrpInstance, "linkbeat_use_polling", AcceptedNotActed, ""),

@@ -539,7 +539,7 @@ pub struct VirtualRoute {
     pub src: Option<IpAddr>,
     /// Route type `blackhole`.
     pub blackhole: bool,
-    /// `no_track`: removal of the route by someone else does not make the instance FAULT.
+    /// `no_track`: removal of the route by someone else does not make a master step down.
     pub no_track: bool,
 }
 
@@ -550,7 +550,7 @@ pub struct VirtualRule {
     pub words: Vec<String>,
     /// The family of the rule (from its addresses; IPv4 when it has none).
     pub family: Family,
-    /// `no_track`: removal of the rule by someone else does not make the instance FAULT.
+    /// `no_track`: removal of the rule by someone else does not make a master step down.
     pub no_track: bool,
 }
 

@@ -7,8 +7,10 @@ use rtnetlink::{
     MulticastGroup,
     packet_core::NetlinkPayload,
     packet_route::{
-        RouteNetlinkMessage,
+        AddressFamily, RouteNetlinkMessage,
         link::{LinkAttribute, LinkFlags, LinkMessage},
+        route::{RouteAddress, RouteAttribute, RouteMessage},
+        rule::{RuleAttribute, RuleMessage},
     },
 };
 use tokio::sync::mpsc;
@@ -113,4 +115,96 @@ pub fn spawn_address_monitor(tx: mpsc::UnboundedSender<AddressRemoved>) -> Resul
         }
     });
     Ok(())
+}
+
+/// A route or policy rule the kernel reports deleted (by anyone: the daemon's own removals
+/// come through here too, and are told apart by the daemon).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoutingRemoved {
+    /// A route: its family, destination (`None`: the default route) and table.
+    Route {
+        /// IPv6.
+        v6: bool,
+        /// Destination address and prefix length.
+        dst: Option<(std::net::IpAddr, u8)>,
+        /// Routing table id.
+        table: u32,
+    },
+    /// A rule: its family and preference.
+    Rule {
+        /// IPv6.
+        v6: bool,
+        /// `priority` / `pref`.
+        priority: u32,
+    },
+}
+
+/// Watch for deleted routes and rules (both families).
+pub fn spawn_routing_monitor(tx: mpsc::UnboundedSender<RoutingRemoved>) -> Result<()> {
+    let (conn, _handle, mut messages) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Ipv4Route,
+        MulticastGroup::Ipv6Route,
+        MulticastGroup::Ipv4Rule,
+        MulticastGroup::Ipv6Rule,
+    ])
+    .context("subscribing to route and rule changes (rtnetlink)")?;
+    tokio::spawn(conn);
+    tokio::spawn(async move {
+        while let Some((message, _)) = messages.next().await {
+            let removed = match message.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRoute(msg)) => {
+                    route_removed(&msg)
+                }
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelRule(msg)) => {
+                    rule_removed(&msg)
+                }
+                _ => None,
+            };
+            if let Some(removed) = removed
+                && tx.send(removed).is_err()
+            {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+fn route_removed(msg: &RouteMessage) -> Option<RoutingRemoved> {
+    let v6 = match msg.header.address_family {
+        AddressFamily::Inet => false,
+        AddressFamily::Inet6 => true,
+        _ => return None,
+    };
+    let table = msg
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(u32::from(msg.header.table));
+    let dst = msg.attributes.iter().find_map(|a| match a {
+        RouteAttribute::Destination(RouteAddress::Inet(a)) => Some(std::net::IpAddr::V4(*a)),
+        RouteAttribute::Destination(RouteAddress::Inet6(a)) => Some(std::net::IpAddr::V6(*a)),
+        _ => None,
+    });
+    Some(RoutingRemoved::Route {
+        v6,
+        dst: dst.map(|a| (a, msg.header.destination_prefix_length)),
+        table,
+    })
+}
+
+fn rule_removed(msg: &RuleMessage) -> Option<RoutingRemoved> {
+    let v6 = match msg.header.family {
+        AddressFamily::Inet => false,
+        AddressFamily::Inet6 => true,
+        _ => return None,
+    };
+    let priority = msg.attributes.iter().find_map(|a| match a {
+        RuleAttribute::Priority(p) => Some(*p),
+        _ => None,
+    })?;
+    Some(RoutingRemoved::Rule { v6, priority })
 }

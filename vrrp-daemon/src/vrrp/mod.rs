@@ -127,6 +127,9 @@ pub enum Event {
     /// the master becomes backup, so a peer that still can serve takes over, and this
     /// node re-adds the address if it wins the next election).
     AddressLost,
+    /// Someone else removed one of the master's tracked virtual routes or rules (as for
+    /// an address, in keepalived).
+    RouteLost,
 }
 
 /// What a restarted daemon inherits of an instance from its predecessor.
@@ -171,6 +174,8 @@ pub enum Reason {
     Resumed,
     /// Someone else removed one of its virtual addresses while it was master.
     AddressLost,
+    /// Someone else removed one of its virtual routes or rules while it was master.
+    RouteLost,
 }
 
 impl Reason {
@@ -188,6 +193,7 @@ impl Reason {
             Reason::SyncGroup => "sync_group",
             Reason::Resumed => "resumed",
             Reason::AddressLost => "address_lost",
+            Reason::RouteLost => "route_lost",
         }
     }
 }
@@ -211,6 +217,9 @@ impl fmt::Display for Reason {
             Reason::Resumed => f.write_str("taken over from the previous daemon"),
             Reason::AddressLost => {
                 f.write_str("a virtual address was removed by someone else (not no_track)")
+            }
+            Reason::RouteLost => {
+                f.write_str("a virtual route or rule was removed by someone else (not no_track)")
             }
         }
     }
@@ -483,6 +492,10 @@ impl Instance {
             (_, Event::SyncGroup { .. }) => {}
             // keepalived: no priority 0 (nothing is wrong with this node's reachability);
             // the peers take over after their master-down interval.
+            (State::Master, Event::RouteLost) => {
+                self.enter(State::Backup, Reason::RouteLost, now, &mut out);
+            }
+            (_, Event::RouteLost) => {}
             (State::Master, Event::AddressLost) => {
                 self.enter(State::Backup, Reason::AddressLost, now, &mut out);
             }

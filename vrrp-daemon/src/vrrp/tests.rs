@@ -176,6 +176,27 @@ fn master_yields_to_a_higher_priority_and_becomes_backup() {
 }
 
 #[test]
+fn a_master_whose_route_is_removed_becomes_backup_and_gets_it_back_as_master() {
+    let mut i = started(params(3, 90, Centiseconds(10)));
+    assert!(i.handle(Event::RouteLost, t(MS)).is_empty());
+    let down = i.deadline().unwrap();
+    i.handle(Event::Timer, down);
+    assert_eq!(i.state(), State::Master);
+    let actions = i.handle(Event::RouteLost, down.add_nanos(MS));
+    assert_eq!(
+        actions[0],
+        Action::Transition {
+            from: State::Master,
+            to: State::Backup,
+            reason: Reason::RouteLost
+        }
+    );
+    assert!(actions.contains(&Action::RemoveAddresses), "{actions:?}");
+    let again = i.handle(Event::Timer, i.deadline().unwrap());
+    assert!(again.contains(&Action::AddAddresses), "{again:?}");
+}
+
+#[test]
 fn a_master_whose_address_is_removed_becomes_backup_without_resigning() {
     let mut i = started(params(3, 90, Centiseconds(10)));
     // Not master: nothing to lose.
