@@ -1,7 +1,8 @@
 //! keepalived's process keywords on a running daemon: `vrrp_priority`, `vrrp_rt_priority`,
 //! `vrrp_no_swap` and `vrrp_cpu_affinity` shape the daemon (its event loop realtime, its
 //! memory locked, its CPUs), while the scripts it runs stay ordinary processes; SIGXCPU
-//! (the realtime CPU limit) puts the loop back to ordinary scheduling. Needs root
+//! (the realtime CPU limit) puts the loop back to ordinary scheduling; `max_auto_priority`
+//! makes a loop that woke late realtime, one priority higher at each delay. Needs root
 //! (`cargo xtask test`).
 use std::time::Duration;
 
@@ -112,4 +113,44 @@ fn process_keywords_shape_the_daemon_and_not_its_scripts() {
         lab.vip_holders("10.0.0.100") == [1]
     })
     .expect("still master");
+}
+
+#[test]
+fn a_loop_that_wakes_late_raises_its_realtime_priority_up_to_the_ceiling() {
+    assert!(is_root(), "needs root: run through `cargo xtask test`");
+    let lab = Lab::builder().nodes(1).client(false).build().expect("lab");
+    let config = "global_defs {\n    vrrp_version 3\n    max_auto_priority 2\n    \
+                  min_auto_priority_delay 200000\n}\nvrrp_instance VI_1 {\n    state MASTER\n    \
+                  interface eth0\n    virtual_router_id 51\n    priority 100\n    \
+                  advert_int 0.1\n    virtual_ipaddress {\n        10.0.0.100\n    }\n}\n";
+    let d = lab.spawn_daemon(1, config, &[]).expect("daemon");
+    lab.wait_for(Duration::from_secs(10), 10 * MS, || {
+        lab.vip_holders("10.0.0.100") == [1]
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", d.log()));
+    let main_stat =
+        || std::fs::read_to_string(format!("/proc/{0}/task/{0}/stat", d.pid())).unwrap_or_default();
+    // On time: ordinary scheduling.
+    std::thread::sleep(300 * MS);
+    assert_eq!(scheduling(&main_stat()).0, SCHED_OTHER, "{}", d.log());
+    // Stopped past its next advert by more than 0.2 s, three times: realtime 1, then 2,
+    // then still 2 (the ceiling).
+    for expected in [1, 2, 2] {
+        d.stop().unwrap();
+        std::thread::sleep(400 * MS);
+        d.cont().unwrap();
+        lab.wait_for(Duration::from_secs(3), 10 * MS, || {
+            let (policy, rt, _) = scheduling(&main_stat());
+            policy == SCHED_RR && rt == expected
+        })
+        .unwrap_or_else(|e| panic!("{e:#}: {}\n{}", main_stat(), d.log()));
+        std::thread::sleep(200 * MS);
+    }
+    assert_eq!(
+        d.log().matches("realtime priority raised").count(),
+        2,
+        "{}",
+        d.log()
+    );
+    assert!(d.is_running());
 }

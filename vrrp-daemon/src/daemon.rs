@@ -141,6 +141,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
         resume,
         guardian,
         pacer: Pacer::default(),
+        auto_priority: Default::default(),
     };
     let (requests_tx, mut requests) = mpsc::channel::<oneshot::Sender<Snapshot>>(16);
     let _control =
@@ -181,7 +182,8 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     // Set-up is done: the event loop's scheduling (realtime only now: see the module),
     // then keep only what reloads, VIP changes, map updates and scripts need.
     crate::scheduling::apply(&daemon.config.global.process);
-    crate::privilege::drop_after_setup()?;
+    daemon.auto_priority = crate::scheduling::AutoPriority::new(&daemon.config.global.process);
+    crate::privilege::drop_after_setup(&daemon.config)?;
     // Ready: XDP attached, instances running, status socket up.
     crate::util::release_free_heap();
     crate::sd_notify::notify("READY=1");
@@ -212,10 +214,17 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
             // before a pending ring-buffer event loses nothing: on_deadlines rereads PEERS.
             woke = timer.sleep_until(next) => {
                 woke.context("waiting on the deadline timer")?;
+                if let Some(due) = next {
+                    let late = Duration::from_nanos(mono_now().0.saturating_sub(due.0));
+                    daemon.auto_priority.on_wake(late);
+                }
                 daemon.on_deadlines().await;
             }
             _ = sighup.recv() => daemon.reload().await,
-            _ = sigxcpu.recv() => crate::scheduling::on_cpu_limit(),
+            _ = sigxcpu.recv() => {
+                crate::scheduling::on_cpu_limit();
+                daemon.auto_priority.demoted();
+            }
             _ = time::sleep_until(daemon.pacer.next_due().unwrap_or_else(time::Instant::now)), if daemon.pacer.next_due().is_some() => {
                 daemon.send_paced();
             }
@@ -376,6 +385,8 @@ struct Daemon {
     guardian: Option<Guardian>,
     /// Gratuitous ARPs and NAs waiting for their interface's pace.
     pacer: Pacer<Announcement>,
+    /// `max_auto_priority`.
+    auto_priority: crate::scheduling::AutoPriority,
     /// What the previous daemon handed over, until the first configuration is applied.
     resume: Option<Handoff>,
     /// `(interface, sysctl) → value before` of the base interfaces `use_vmac` changed:

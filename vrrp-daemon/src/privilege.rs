@@ -102,10 +102,12 @@ const KILL: Need = Need::new(
     Capability::CAP_KILL,
     "ending timed-out scripts (their process groups) that run as another user",
 );
-/// `CAP_SYS_NICE`: set-up only, for `vrrp_rt_priority` or a negative `vrrp_priority`.
+/// `CAP_SYS_NICE`: for `vrrp_rt_priority` or a negative `vrrp_priority` at set-up, kept
+/// at run time for `max_auto_priority`.
 const SYS_NICE: Need = Need::new(
     Capability::CAP_SYS_NICE,
-    "vrrp_rt_priority (realtime scheduling) and a negative vrrp_priority",
+    "vrrp_rt_priority (realtime scheduling), a negative vrrp_priority, and max_auto_priority \
+     (kept at run time for it)",
 );
 /// `CAP_IPC_LOCK`: set-up only, for `vrrp_no_swap` when RLIMIT_MEMLOCK is limited.
 const IPC_LOCK: Need = Need::new(
@@ -146,7 +148,8 @@ pub struct Setup {
     pub scripts_as_other_users: bool,
     /// `--metrics-listen` names a privileged port.
     pub privileged_port: bool,
-    /// `vrrp_rt_priority`, or a negative `vrrp_priority`, raises the daemon's scheduling.
+    /// `vrrp_rt_priority`, a negative `vrrp_priority` or `max_auto_priority` raises the
+    /// daemon's scheduling.
     pub raises_scheduling: bool,
     /// `vrrp_no_swap` with a limited RLIMIT_MEMLOCK.
     pub locks_memory_beyond_limit: bool,
@@ -172,7 +175,9 @@ impl Setup {
                 .unwrap_or(1024);
         let process = &config.global.process;
         Self {
-            raises_scheduling: process.rt_priority.is_some() || process.nice.is_some_and(|n| n < 0),
+            raises_scheduling: process.rt_priority.is_some()
+                || process.nice.is_some_and(|n| n < 0)
+                || process.max_auto_priority > 0,
             locks_memory_beyond_limit: process.no_swap && !unlimited,
             enters_namespace: config.global.net_namespace.is_some(),
             memlock_must_rise: old_kernel && !unlimited,
@@ -302,12 +307,16 @@ pub fn names(set: &CapsHashSet) -> Vec<String> {
 /// # Errors
 /// When the sets cannot be read or lowered, or read back differently: the daemon would
 /// otherwise run with more than it claims.
-pub fn drop_after_setup() -> anyhow::Result<CapsHashSet> {
+pub fn drop_after_setup(config: &Config) -> anyhow::Result<CapsHashSet> {
     let read = |set| {
         caps::read(None, set).map_err(|e| anyhow::anyhow!("reading the capability sets: {e}"))
     };
     let permitted = read(CapSet::Permitted)?;
-    let keep = runtime_set(&permitted);
+    let mut keep = runtime_set(&permitted);
+    // `max_auto_priority` raises the loop's realtime priority at run time.
+    if config.global.process.max_auto_priority > 0 && permitted.contains(&SYS_NICE.cap) {
+        keep.insert(SYS_NICE.cap);
+    }
     let inheritable = read(CapSet::Inheritable)?;
     // Effective first: it must stay a subset of the permitted set at every step.
     for (set, value) in [

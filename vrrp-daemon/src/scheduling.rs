@@ -11,7 +11,7 @@
 //! started later, run as ordinary processes (a health check must not be able to starve the
 //! host). The nice value and the CPU set apply to every thread; scripts inherit the CPU
 //! set, and not a negative nice value.
-use std::io;
+use std::{io, time::Duration};
 
 use tracing::{info, warn};
 
@@ -52,6 +52,17 @@ pub fn apply(tuning: &ProcessTuning) {
             Err(e) => warn!(error = %e, "vrrp_no_swap not applied: memory not locked"),
         }
     }
+    if tuning.max_auto_priority > 0 {
+        // The CPU limit that protects the host once the loop is realtime (the daemon keeps
+        // CAP_SYS_NICE to get there: privilege.rs).
+        match set_rttime_limit(tuning.rlimit_rttime_us) {
+            Ok(()) => done.push(format!(
+                "realtime up to priority {} when the loop wakes {:?} late (max_auto_priority)",
+                tuning.max_auto_priority, tuning.min_auto_priority_delay
+            )),
+            Err(e) => warn!(error = %e, "max_auto_priority not applied"),
+        }
+    }
     if let Some(priority) = tuning.rt_priority {
         match set_realtime(priority, tuning.rlimit_rttime_us) {
             Ok(()) => done.push(format!(
@@ -64,6 +75,66 @@ pub fn apply(tuning: &ProcessTuning) {
     if !done.is_empty() {
         info!(applied = %done.join(", "), "process scheduling set");
     }
+}
+
+/// `max_auto_priority`: the event loop raises its own realtime priority when it wakes
+/// later than `min_auto_priority_delay` after a deadline (a busy host starving it), as
+/// keepalived does: realtime at priority 1 first, then one higher at each such delay.
+#[derive(Debug, Default)]
+pub struct AutoPriority {
+    max: u8,
+    min_delay: Duration,
+    /// The loop's realtime priority now (`None`: not realtime).
+    current: Option<u8>,
+}
+
+impl AutoPriority {
+    /// For the settings `apply` applied.
+    pub fn new(tuning: &ProcessTuning) -> Self {
+        Self {
+            max: tuning.max_auto_priority,
+            min_delay: tuning.min_auto_priority_delay,
+            current: tuning.rt_priority,
+        }
+    }
+
+    /// The loop woke `late` after the deadline it slept for.
+    pub fn on_wake(&mut self, late: Duration) {
+        if self.max == 0 || late < self.min_delay {
+            return;
+        }
+        let Some(next) = next_priority(self.current, self.max) else {
+            return;
+        };
+        match set_round_robin(next) {
+            Ok(()) => {
+                warn!(
+                    late_ms = late.as_secs_f64() * 1e3,
+                    priority = next,
+                    "the event loop woke {late:?} after its deadline; realtime priority raised \
+                     to {next} (max_auto_priority {})",
+                    self.max
+                );
+                self.current = Some(next);
+            }
+            Err(e) => {
+                warn!(error = %e, "max_auto_priority: raising the realtime priority failed; not trying again");
+                self.max = 0;
+            }
+        }
+    }
+
+    /// SIGXCPU took the loop out of realtime ([`on_cpu_limit`]).
+    pub fn demoted(&mut self) {
+        self.current = None;
+    }
+}
+
+/// The realtime priority one escalation gives: 1 from ordinary scheduling, else one
+/// higher; never above `max`.
+fn next_priority(current: Option<u8>, max: u8) -> Option<u8> {
+    let next = current.map_or(1, |c| c.saturating_add(1));
+    (next <= max).then_some(next)
 }
 
 /// SIGXCPU: the realtime loop ran for `vrrp_rlimit_rttime` without sleeping. It goes back
@@ -148,15 +219,71 @@ fn lock_memory() -> io::Result<()> {
 /// ([`on_cpu_limit`]); a loop too wedged to handle it is killed one second later (the
 /// crash guardian then resigns for it) instead of holding a CPU.
 fn set_realtime(priority: u8, rttime_us: u64) -> io::Result<()> {
+    set_rttime_limit(rttime_us)?;
+    set_round_robin(priority)
+}
+
+/// `RLIMIT_RTTIME`: SIGXCPU at `rttime_us`, SIGKILL one second later.
+fn set_rttime_limit(rttime_us: u64) -> io::Result<()> {
+    set_limit(
+        libc::RLIMIT_RTTIME,
+        rttime_us,
+        rttime_us.saturating_add(1_000_000),
+    )
+}
+
+fn set_limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> io::Result<()> {
     let limit = libc::rlimit {
-        rlim_cur: rttime_us,
-        rlim_max: rttime_us.saturating_add(1_000_000),
+        rlim_cur: soft,
+        rlim_max: hard,
     };
     // SAFETY: valid struct.
-    check(unsafe { libc::setrlimit(libc::RLIMIT_RTTIME, &limit) })?;
+    check(unsafe { libc::setrlimit(resource, &limit) })
+}
+
+/// `SCHED_RR` at `priority` for the calling thread, children not inheriting it.
+fn set_round_robin(priority: u8) -> io::Result<()> {
     let param = libc::sched_param {
         sched_priority: i32::from(priority),
     };
     // SAFETY: plain syscall on this thread with a valid parameter.
     check(unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | SCHED_RESET_ON_FORK, &param) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escalation_goes_realtime_then_one_higher_up_to_the_ceiling() {
+        assert_eq!(next_priority(None, 3), Some(1));
+        assert_eq!(next_priority(Some(1), 3), Some(2));
+        assert_eq!(next_priority(Some(3), 3), None);
+        assert_eq!(
+            next_priority(Some(50), 10),
+            None,
+            "vrrp_rt_priority above the ceiling"
+        );
+        assert_eq!(next_priority(None, 0), None);
+    }
+
+    #[test]
+    fn only_a_wake_up_late_enough_counts_and_off_is_off() {
+        let tuning = ProcessTuning {
+            max_auto_priority: 0,
+            ..ProcessTuning::default()
+        };
+        let mut off = AutoPriority::new(&tuning);
+        off.on_wake(Duration::from_secs(60));
+        assert_eq!(off.current, None);
+        let tuning = ProcessTuning {
+            max_auto_priority: 5,
+            min_auto_priority_delay: Duration::from_millis(500),
+            ..ProcessTuning::default()
+        };
+        let mut auto = AutoPriority::new(&tuning);
+        // Not late enough: nothing changes (and no syscall is made).
+        auto.on_wake(Duration::from_millis(499));
+        assert_eq!(auto.current, None);
+    }
 }

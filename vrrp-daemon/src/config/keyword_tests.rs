@@ -135,9 +135,27 @@ fn process_keywords() {
             no_swap: true,
             cpu_affinity: vec![0, 3],
             rlimit_rttime_us: 5000,
+            ..ProcessTuning::default()
         }
     );
     assert!(g.process.is_set());
+    let auto = ok(&with_global(
+        "    max_auto_priority\n    min_auto_priority_delay 20000",
+        "",
+    ))
+    .config
+    .global
+    .process;
+    assert_eq!(
+        (auto.max_auto_priority, auto.min_auto_priority_delay),
+        (99, Duration::from_millis(20))
+    );
+    assert!(auto.is_set());
+    let off = ok(&with_global("    max_auto_priority -1", ""))
+        .config
+        .global
+        .process;
+    assert_eq!(off.max_auto_priority, 0);
     let d = ProcessTuning::default();
     assert_eq!((d.rlimit_rttime_us, d.is_set()), (10_000, false));
     let text = "global_defs {
@@ -148,6 +166,8 @@ fn process_keywords() {
     vrrp_cpu_affinity 1024
     vrrp_rlimit_rttime 1
     vrrp_no_swap yes
+    max_auto_priority 100
+    min_auto_priority_delay 0
 }
 ";
     let expected = [
@@ -158,6 +178,9 @@ fn process_keywords() {
         "6:5: vrrp_cpu_affinity 1024 is out of range; use a CPU number from 0 to 1023",
         "7:5: vrrp_rlimit_rttime 1 is out of range; use microseconds from 2 to 3600000000",
         "8:5: `vrrp_no_swap` takes no value; remove `yes`",
+        "9:5: max_auto_priority 100 is out of range; use a realtime priority (-1 or 0: off) \
+         from -1 to 99",
+        "10:5: min_auto_priority_delay 0 is out of range; use microseconds from 1 to 10000000",
     ]
     .map(|e| format!("keepalived.conf:{e}"));
     assert_eq!(errors(text), expected);

@@ -376,8 +376,19 @@ pub const KEYWORDS: &[Keyword] = &[
     kw(GlobalDefs, "startup_script_timeout", AcceptedNotActed, ""),
     kw(GlobalDefs, "shutdown_script", AcceptedNotActed, ""),
     kw(GlobalDefs, "shutdown_script_timeout", AcceptedNotActed, ""),
-    kw(GlobalDefs, "max_auto_priority", AcceptedNotActed, ""),
-    kw(GlobalDefs, "min_auto_priority_delay", AcceptedNotActed, ""),
+    kw(
+        GlobalDefs,
+        "max_auto_priority",
+        Acted,
+        "the event loop goes realtime (then one priority higher) each time it wakes \
+         min_auto_priority_delay late, up to this",
+    ),
+    kw(
+        GlobalDefs,
+        "min_auto_priority_delay",
+        Acted,
+        "microseconds, default 1 s",
+    ),
     kw(GlobalDefs, "smtp_alert_vrrp", AcceptedNotActed, ""),
     kw(GlobalDefs, "smtp_alert_checker", AcceptedNotActed, ""),
     kw(GlobalDefs, "checker_log_all_failures", AcceptedNotActed, ""),

@@ -218,6 +218,12 @@ pub struct ProcessTuning {
     /// `vrrp_rlimit_rttime` (µs, default 10000): how long the realtime event loop may run
     /// without sleeping before the kernel signals it (`RLIMIT_RTTIME`).
     pub rlimit_rttime_us: u64,
+    /// `max_auto_priority` (0: off, the default): when the event loop wakes later than
+    /// `min_auto_priority_delay` after a deadline, it goes realtime, then one realtime
+    /// priority higher at each such delay, up to this.
+    pub max_auto_priority: u8,
+    /// `min_auto_priority_delay` (default 1 s).
+    pub min_auto_priority_delay: Duration,
 }
 
 /// keepalived's default `vrrp_rlimit_rttime`, in µs.
@@ -231,6 +237,8 @@ impl Default for ProcessTuning {
             no_swap: false,
             cpu_affinity: Vec::new(),
             rlimit_rttime_us: DEFAULT_RLIMIT_RTTIME_US,
+            max_auto_priority: 0,
+            min_auto_priority_delay: Duration::from_secs(1),
         }
     }
 }
@@ -242,6 +250,7 @@ impl ProcessTuning {
             || self.rt_priority.is_some()
             || self.no_swap
             || !self.cpu_affinity.is_empty()
+            || self.max_auto_priority > 0
     }
 }
 

@@ -283,6 +283,17 @@ const RLIMIT_RTTIME: Range = Range {
     max: 3_600_000_000,
     what: "microseconds",
 };
+const AUTO_PRIORITY: Range = Range {
+    min: -1,
+    max: 99,
+    what: "a realtime priority (-1 or 0: off)",
+};
+/// keepalived's bounds, in microseconds.
+const AUTO_PRIORITY_DELAY: Range = Range {
+    min: 1,
+    max: 10_000_000,
+    what: "microseconds",
+};
 const DOWN_TIMER_ADVERTS: Range = Range {
     min: 1,
     max: 100,
@@ -638,6 +649,33 @@ impl Walker<'_> {
                     cpus.sort_unstable();
                     cpus.dedup();
                     set(self.diags, &mut g.cpu_affinity, s, cpus);
+                }
+            }
+            "max_auto_priority" => {
+                self.leaf(s);
+                match s.args.as_slice() {
+                    // keepalived: no value is the highest realtime priority.
+                    [] => set(self.diags, &mut g.max_auto_priority, s, 99),
+                    [v] => {
+                        if let Some(n) = self.number(s.loc(), s.kw(), v, &AUTO_PRIORITY) {
+                            set(self.diags, &mut g.max_auto_priority, s, n as i8);
+                        }
+                    }
+                    [_, extra, ..] => self.diags.error(
+                        s.loc(),
+                        format!(
+                            "`max_auto_priority` has too many values (`{}` is one too many); \
+                             write e.g. `max_auto_priority 50`",
+                            extra.text
+                        ),
+                    ),
+                }
+            }
+            "min_auto_priority_delay" => {
+                if let Some(n) =
+                    self.number_value(s, "min_auto_priority_delay 100000", &AUTO_PRIORITY_DELAY)
+                {
+                    set(self.diags, &mut g.min_auto_priority_delay, s, n as u64);
                 }
             }
             "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime" => {

@@ -94,6 +94,9 @@ pub(super) struct RawGlobal {
     pub(super) no_swap: bool,
     pub(super) cpu_affinity: Option<Spanned<Vec<u16>>>,
     pub(super) rlimit_rttime: Option<Spanned<u64>>,
+    pub(super) max_auto_priority: Option<Spanned<i8>>,
+    /// Microseconds.
+    pub(super) min_auto_priority_delay: Option<Spanned<u64>>,
     pub(super) notify_fifo: Option<Spanned<NotifyFifo>>,
     pub(super) notify_fifo_script: Option<Spanned<String>>,
     pub(super) vrrp_notify_fifo: Option<Spanned<NotifyFifo>>,

@@ -209,6 +209,12 @@ fn global_defs(g: &RawGlobal, diags: &mut Diags) -> GlobalDefs {
             no_swap: g.no_swap,
             cpu_affinity: value(&g.cpu_affinity).unwrap_or_default(),
             rlimit_rttime_us: value(&g.rlimit_rttime).unwrap_or(DEFAULT_RLIMIT_RTTIME_US),
+            // -1 (keepalived: off, and no start-up warning) and 0 are both off.
+            max_auto_priority: value(&g.max_auto_priority)
+                .and_then(|p| u8::try_from(p).ok())
+                .unwrap_or(0),
+            min_auto_priority_delay: value(&g.min_auto_priority_delay)
+                .map_or(Duration::from_secs(1), Duration::from_micros),
         },
         notify_fifo: fifo(&g.notify_fifo, &g.notify_fifo_script, "notify_fifo", diags),
         vrrp_notify_fifo: fifo(
