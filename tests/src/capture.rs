@@ -55,6 +55,25 @@ impl Capture {
         Ok(())
     }
 
+    /// Frames the kernel dropped before tcpdump could read them (its own count, once it has
+    /// stopped). A capture that lost frames cannot time anything: a lost advert would pass
+    /// for a late one.
+    pub fn dropped(&self) -> Result<u64> {
+        self.stop()?;
+        let log = self.path.with_extension("tcpdump.log");
+        let text =
+            std::fs::read_to_string(&log).with_context(|| format!("reading {}", log.display()))?;
+        Ok(text
+            .lines()
+            .find_map(|l| {
+                l.strip_suffix(" packets dropped by kernel")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0))
+    }
+
     /// Stops the capture and decodes it with `tcpdump -r FILE -n -vvv EXTRA...` (e.g.
     /// `&["-e"]` for MAC addresses): one line per packet, plus tcpdump's continuation
     /// lines.

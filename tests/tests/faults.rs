@@ -857,9 +857,11 @@ fn partition_makes_two_masters_then_heals() {
     }
     let mut splits = Vec::new();
     for _ in 0..3 {
-        let split = Instant::now();
         s.lab.set_isolated(1, true).expect("isolate node1");
         s.lab.set_isolated(2, true).expect("isolate node2");
+        // The partition is in effect once both ports are isolated (the `bridge` commands
+        // take their time on a loaded host).
+        let split = Instant::now();
         let both = s.wait_holders(3 * BACKUP_DOWN, "two masters", |h| h == [1, 2]) - split;
         let to_node2 = client_neigh_becomes(&s, &mac2, Duration::from_secs(1));
         std::thread::sleep((split + PARTITION).saturating_duration_since(Instant::now()));
