@@ -865,9 +865,10 @@ fn partition_makes_two_masters_then_heals() {
         let both = s.wait_holders(3 * BACKUP_DOWN, "two masters", |h| h == [1, 2]) - split;
         let to_node2 = client_neigh_becomes(&s, &mac2, Duration::from_secs(1));
         std::thread::sleep((split + PARTITION).saturating_duration_since(Instant::now()));
-        let heal = Instant::now();
         s.lab.set_isolated(1, false).expect("heal node1");
         s.lab.set_isolated(2, false).expect("heal node2");
+        // Healed once both commands are done (likewise the split above).
+        let heal = Instant::now();
         let one = s.wait_holders(Duration::from_secs(2), "one master after the heal", |h| {
             h == [1]
         }) - heal;
