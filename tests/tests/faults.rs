@@ -830,7 +830,12 @@ struct Split {
     split: Instant,
     both: Duration,
     to_node2: Option<Duration>,
+    /// Just before the heal's commands: the start of the windows that look for what the
+    /// heal causes (GARPs, the client's return), which may begin before they return.
     heal: Instant,
+    /// Once both commands are done: what the one-master bounds count from (the commands
+    /// take their time on a loaded host).
+    healed: Instant,
     one: Duration,
     to_node1: Option<Duration>,
 }
@@ -865,13 +870,15 @@ fn partition_makes_two_masters_then_heals() {
         let both = s.wait_holders(3 * BACKUP_DOWN, "two masters", |h| h == [1, 2]) - split;
         let to_node2 = client_neigh_becomes(&s, &mac2, Duration::from_secs(1));
         std::thread::sleep((split + PARTITION).saturating_duration_since(Instant::now()));
+        let heal = Instant::now();
         s.lab.set_isolated(1, false).expect("heal node1");
         s.lab.set_isolated(2, false).expect("heal node2");
-        // Healed once both commands are done (likewise the split above).
-        let heal = Instant::now();
-        let one = s.wait_holders(Duration::from_secs(2), "one master after the heal", |h| {
-            h == [1]
-        }) - heal;
+        let healed = Instant::now();
+        let one = s
+            .wait_holders(Duration::from_secs(2), "one master after the heal", |h| {
+                h == [1]
+            })
+            .saturating_duration_since(healed);
         let to_node1 = client_neigh_becomes(&s, &mac1, Duration::from_secs(1));
         std::thread::sleep((heal + AFTER_HEAL).saturating_duration_since(Instant::now()));
         splits.push(Split {
@@ -879,6 +886,7 @@ fn partition_makes_two_masters_then_heals() {
             both,
             to_node2,
             heal,
+            healed,
             one,
             to_node1,
         });
@@ -903,10 +911,11 @@ fn partition_makes_two_masters_then_heals() {
         let end = sp.heal + AFTER_HEAL;
         let (h, e) = (s.wall(sp.heal), s.wall(end));
         let dual_vip = tl.longest_multi_holder(tl.since_start(sp.heal), tl.since_start(end));
+        let hd = s.wall(sp.healed);
         let dual_wire = dual_advertising(&seen.adverts, node_ip(1), node_ip(2), RUN_GAP)
             .iter()
-            .filter(|w| w.1 >= h && w.0 <= e)
-            .map(|w| secs(w.1 - w.0.max(h)))
+            .filter(|w| w.1 >= hd && w.0 <= e)
+            .map(|w| secs(w.1 - w.0.max(hd)))
             .max()
             .unwrap_or_default();
         let garp = garps
