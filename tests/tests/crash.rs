@@ -25,9 +25,48 @@ fn config(version: u8, advert_int: &str, state: &str, priority: u8) -> String {
 /// One crash lab at a time (see the module comment).
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// SIGKILL the master; return the client's longest gap and the takeover time (kill to the
-/// VIP's arrival on node2, from the kernel's address notifications).
-fn crash(version: u8, advert_int: &str, port: u16) -> (Duration, Duration) {
+/// Seconds since midnight of a log line's timestamp (`2026-11-26T06:17:50.617506Z ...`).
+fn log_time(line: &str) -> Option<f64> {
+    let time = line.split_whitespace().next()?.split('T').nth(1)?;
+    let mut hms = time.trim_end_matches('Z').split(':');
+    let (h, m, s): (f64, f64, f64) = (
+        hms.next()?.parse().ok()?,
+        hms.next()?.parse().ok()?,
+        hms.next()?.parse().ok()?,
+    );
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// From the daemons' own logs (one clock): node1's guardian noticing the death to node2's
+/// move to MASTER. This is the protocol's handover (the guardian's priority 0, then
+/// node2's skew time), free of what the shared lab kernel adds to the VIP's arrival (the
+/// dead daemon's XDP detach holds RTNL while node2 adds the address).
+fn reaction(lab: &Lab) -> Duration {
+    let noticed = lab
+        .log(1)
+        .lines()
+        .find(|l| l.contains("guardian: the daemon died"))
+        .and_then(log_time);
+    let master = lab
+        .log(2)
+        .lines()
+        .filter(|l| l.contains("VRRP transition BACKUP -> MASTER"))
+        .filter_map(log_time)
+        .last();
+    match (noticed, master) {
+        (Some(a), Some(b)) if b >= a => Duration::from_secs_f64(b - a),
+        _ => panic!(
+            "no guardian or takeover line:\n{}\n{}",
+            lab.log(1),
+            lab.log(2)
+        ),
+    }
+}
+
+/// SIGKILL the master; return the client's longest gap, the takeover time (kill to the
+/// VIP's arrival on node2, from the kernel's address notifications) and the protocol's
+/// handover ([`reaction`]).
+fn crash(version: u8, advert_int: &str, port: u16) -> (Duration, Duration, Duration) {
     assert!(is_root(), "needs root: run through `cargo xtask test`");
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::builder().nodes(2).client(true).build().expect("lab");
@@ -87,14 +126,19 @@ fn crash(version: u8, advert_int: &str, port: u16) -> (Duration, Duration) {
         lab.log(2)
     );
     let gap = report.gap_around(killed, killed + took);
-    eprintln!("crash gap {gap:?}");
-    (gap, took)
+    let reacted = reaction(&lab);
+    eprintln!("crash gap {gap:?}; guardian to node2's MASTER {reacted:?}");
+    (gap, took, reacted)
 }
 
 #[test]
 fn sigkill_of_the_master_at_one_second_fails_over_after_skew_time() {
     // Skew of priority 90: 648 ms; master-down would be 3.65 s.
-    let (gap, took) = crash(2, "1", 9301);
+    let (gap, took, reacted) = crash(2, "1", 9301);
+    assert!(
+        reacted < Duration::from_millis(648 + 20),
+        "reaction {reacted:?}"
+    );
     assert!(took < Duration::from_millis(648 + 150), "handover {took:?}");
     assert!(gap < Duration::from_millis(648 + 150), "client gap {gap:?}");
 }
@@ -102,7 +146,11 @@ fn sigkill_of_the_master_at_one_second_fails_over_after_skew_time() {
 #[test]
 fn sigkill_of_the_master_at_100ms_fails_over_after_skew_time() {
     // Skew of priority 90 at 100 ms: 65 ms; master-down would be 365 ms.
-    let (gap, took) = crash(3, "0.1", 9302);
+    let (gap, took, reacted) = crash(3, "0.1", 9302);
+    assert!(
+        reacted < Duration::from_millis(65 + 10),
+        "reaction {reacted:?}"
+    );
     assert!(took < Duration::from_millis(65 + 60), "handover {took:?}");
     assert!(gap < Duration::from_millis(65 + 60), "client gap {gap:?}");
 }
@@ -110,16 +158,22 @@ fn sigkill_of_the_master_at_100ms_fails_over_after_skew_time() {
 #[test]
 fn sigkill_of_the_master_at_10ms_fails_over_after_skew_time() {
     // Skew of priority 90 at 10 ms: 6.5 ms; master-down would be 36.5 ms, and without the
-    // guardian's priority 0 the gap would be 26.5-36.5 ms depending on the kill's phase.
-    // The bound leaves room for the probe's 1 ms period and a busy machine's scheduling,
-    // and still tells the two apart; the figures themselves are printed (and in the note).
-    let (gap, took) = crash(3, "0.01", 9303);
+    // guardian's priority 0 node2 would move 26.5-36.5 ms after the kill depending on its
+    // phase. The protocol's handover is held to the skew time plus 3.5 ms. The VIP's
+    // arrival and the client's gap also carry the shared lab kernel's RTNL wait (the dead
+    // daemon's XDP detach): 6-10 ms usually, once 22 ms; their bound only has to stay
+    // clear of a master-down takeover. The figures are printed (and in the note).
+    let (gap, took, reacted) = crash(3, "0.01", 9303);
     assert!(
-        took < Duration::from_micros(6_500 + 12_000),
+        reacted < Duration::from_micros(6_500 + 3_500),
+        "reaction {reacted:?}"
+    );
+    assert!(
+        took < Duration::from_micros(6_500 + 19_500),
         "handover {took:?}"
     );
     assert!(
-        gap < Duration::from_micros(6_500 + 12_000),
+        gap < Duration::from_micros(6_500 + 19_500),
         "client gap {gap:?}"
     );
 }
