@@ -50,9 +50,9 @@ fn reaction(lab: &Lab) -> Duration {
     let master = lab
         .log(2)
         .lines()
+        .rev()
         .filter(|l| l.contains("VRRP transition BACKUP -> MASTER"))
-        .filter_map(log_time)
-        .last();
+        .find_map(log_time);
     match (noticed, master) {
         (Some(a), Some(b)) if b >= a => Duration::from_secs_f64(b - a),
         _ => panic!(
