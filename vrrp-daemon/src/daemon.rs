@@ -201,6 +201,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
     retry.set_missed_tick_behavior(time::MissedTickBehavior::Delay);
     loop {
         let next = daemon.running.iter().filter_map(|r| r.fsm.deadline()).min();
+        let paced = daemon.pacer.next_due();
         tokio::select! {
             biased;
             _ = sigterm.recv() => break,
@@ -225,7 +226,7 @@ pub async fn run(path: PathBuf, config: Config, options: Options) -> Result<()> 
                 crate::scheduling::on_cpu_limit();
                 daemon.auto_priority.demoted();
             }
-            _ = time::sleep_until(daemon.pacer.next_due().unwrap_or_else(time::Instant::now)), if daemon.pacer.next_due().is_some() => {
+            _ = time::sleep_until(paced.unwrap_or_else(time::Instant::now)), if paced.is_some() => {
                 daemon.send_paced();
             }
             // keepalived's dumps: SIGUSR1 the data, SIGUSR2 the statistics.
@@ -779,11 +780,7 @@ impl Daemon {
             execute(&mut r, actions, &mut self.edges()).await;
             let priority = r.fsm.priority();
             r.notifier.notify_removed(priority);
-            let line = format!(
-                "INSTANCE \"{}\" {} {priority}\n",
-                r.config.name,
-                r.notifier.removal_state()
-            );
+            let line = Fifo::line(&r.config.name, r.notifier.removal_state(), priority);
             for fifo in &mut self.fifos {
                 fifo.write_line(&line);
             }
@@ -2415,10 +2412,7 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
             Action::ReadyForMaster => {}
             Action::PriorityChanged { state, priority } => {
                 if r.config.notify_priority_changes {
-                    let line = format!(
-                        "INSTANCE \"{}\" {state}_PRIORITY {priority}\n",
-                        r.config.name
-                    );
+                    let line = Fifo::line(&r.config.name, format!("{state}_PRIORITY"), priority);
                     for fifo in edges.fifos.iter_mut() {
                         fifo.write_line(&line);
                     }
@@ -2427,10 +2421,7 @@ async fn execute(r: &mut Running, actions: Vec<Action>, edges: &mut Edges<'_>) -
             Action::HeardLowerPriority { from, priority } => {
                 debug!(instance = %r.config.name, %from, "master heard a lower priority");
                 r.notifier.notify_rx_lower_pri();
-                let line = format!(
-                    "INSTANCE \"{}\" MASTER_RX_LOWER_PRI {priority}\n",
-                    r.config.name
-                );
+                let line = Fifo::line(&r.config.name, "MASTER_RX_LOWER_PRI", priority);
                 for fifo in edges.fifos.iter_mut() {
                     fifo.write_line(&line);
                 }

@@ -246,9 +246,10 @@ impl Fifo {
         Ok(Self { path, file, reader })
     }
 
-    /// The FIFO line for an instance entering `state` (keepalived's format).
-    pub fn line(instance: &str, state: State, priority: u8) -> String {
-        format!("INSTANCE \"{instance}\" {state} {priority}\n")
+    /// The FIFO line for an instance's `event` (keepalived's format): the state it
+    /// entered, or `DELETED`, `MASTER_RX_LOWER_PRI`, `MASTER_PRIORITY`...
+    pub fn line(instance: &str, event: impl std::fmt::Display, priority: u8) -> String {
+        format!("INSTANCE \"{instance}\" {event} {priority}\n")
     }
 
     /// Write one line; never blocks.

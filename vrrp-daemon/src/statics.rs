@@ -20,11 +20,12 @@ const OWNER: &str = "static";
 
 /// Makes the host's static entries go from `old`'s to `new`'s (at start, `old` is empty).
 pub async fn update(old: &Config, new: &Config, netlink: &Netlink, routes: &Routes) {
-    let gone_routes = routes_of(old)
-        .into_iter()
-        .filter(|e| !routes_of(new).contains(e))
-        .collect::<Vec<_>>();
-    routes.change(OWNER, Change::Remove, &gone_routes);
+    let (old_routes, new_routes) = (routes_of(old), routes_of(new));
+    routes.change(
+        OWNER,
+        Change::Remove,
+        old_routes.iter().filter(|e| !new_routes.contains(e)),
+    );
     for a in &old.static_addresses {
         if !new.static_addresses.contains(a) {
             remove(a, old, netlink).await;
@@ -36,11 +37,11 @@ pub async fn update(old: &Config, new: &Config, netlink: &Netlink, routes: &Rout
         }
     }
     // Routes may use the addresses (`src`): after them.
-    let added_routes = routes_of(new)
-        .into_iter()
-        .filter(|e| !routes_of(old).contains(e))
-        .collect::<Vec<_>>();
-    routes.change(OWNER, Change::Add, &added_routes);
+    routes.change(
+        OWNER,
+        Change::Add,
+        routes::missing_from(&old_routes, &new_routes),
+    );
 }
 
 /// Removes every static entry of `config` (a stop).
